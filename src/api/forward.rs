@@ -1,0 +1,87 @@
+//! `/v1/chat/completions` and `/v1/embeddings`: read the body (bounded), parse it once, find the
+//! model group, and hand the request to the model stack.
+
+use std::sync::Arc;
+
+use axum::{
+    Extension,
+    extract::{Request, State},
+    http::{header, request::Parts},
+    response::{IntoResponse, Response},
+};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use tower::ServiceExt;
+
+use crate::{
+    error::GatewayError,
+    middleware::request_id::Received,
+    openai::{ChatView, JsonBody},
+    proxy::{Endpoint, ProxyRequest, RequestId},
+    state::{AppState, Runtime},
+};
+
+/// POST `/v1/chat/completions`.
+pub(super) async fn chat(
+    State(app): State<Arc<AppState>>,
+    Extension(id): Extension<RequestId>,
+    Extension(received): Extension<Received>,
+    request: Request,
+) -> Response {
+    forward(&app, Endpoint::Chat, id, received, request).await
+}
+
+/// POST `/v1/embeddings`.
+pub(super) async fn embeddings(
+    State(app): State<Arc<AppState>>,
+    Extension(id): Extension<RequestId>,
+    Extension(received): Extension<Received>,
+    request: Request,
+) -> Response {
+    forward(&app, Endpoint::Embeddings, id, received, request).await
+}
+
+async fn forward(app: &AppState, endpoint: Endpoint, id: RequestId, received: Received, request: Request) -> Response {
+    let rt = app.runtime();
+    match prepare(&rt, endpoint, id, received, request).await {
+        Ok(request) => match rt.stack.clone().oneshot(request).await {
+            Ok(response) => response.into_response(),
+            Err(e) => e.into_response(),
+        },
+        Err((model, e)) => {
+            app.metrics.rejected(model, e.status().as_u16());
+            e.into_response()
+        }
+    }
+}
+
+/// Everything up to the model stack. On failure, also the model label to count it under.
+async fn prepare<'a>(
+    rt: &'a Runtime,
+    endpoint: Endpoint,
+    id: RequestId,
+    Received(received): Received,
+    request: Request,
+) -> Result<ProxyRequest, (&'a str, GatewayError)> {
+    const UNKNOWN: &str = "unknown";
+    let (Parts { headers, .. }, body) = request.into_parts();
+    let limit = rt.config.max_request_bytes;
+    let too_large = GatewayError::RequestTooLarge { limit_bytes: limit };
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err((UNKNOWN, too_large));
+    }
+    let bytes = match Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return Err((UNKNOWN, too_large)),
+        Err(e) => {
+            return Err((UNKNOWN, GatewayError::invalid(format!("could not read the request body: {e}"), None)));
+        }
+    };
+    let body = JsonBody::parse(bytes).map_err(|e| (UNKNOWN, e))?;
+    let view = ChatView::read(&body, endpoint.required_field()).map_err(|e| (UNKNOWN, e))?;
+    let Some(group) = rt.models.get(&view.model) else {
+        let available = rt.models.names().iter().map(|n| &**n).collect::<Vec<_>>().join(", ");
+        return Err((UNKNOWN, GatewayError::ModelNotFound { model: view.model, available }));
+    };
+    Ok(ProxyRequest { id, endpoint, group: group.clone(), body, view, headers, received })
+}

@@ -1,0 +1,40 @@
+//! Health endpoints: liveness (the process serves) and readiness (config loaded, every model group
+//! has a deployment that can take traffic).
+
+use std::sync::Arc;
+
+use axum::{Json, extract::State, http::StatusCode};
+use serde::Serialize;
+
+use crate::state::AppState;
+
+#[derive(Serialize)]
+pub(super) struct Readiness {
+    status: &'static str,
+    version: &'static str,
+    models: Vec<String>,
+    deployments: usize,
+    healthy_deployments: usize,
+}
+
+/// GET `/health/liveliness`, `/health/liveness`.
+pub(super) async fn live() -> &'static str {
+    "I'm alive!"
+}
+
+/// GET `/health/readiness`, `/ready`.
+pub(super) async fn ready(State(app): State<Arc<AppState>>) -> (StatusCode, Json<Readiness>) {
+    let rt = app.runtime();
+    let deployments = rt.config.deployments.len();
+    // Cooldowns arrive with the router; until then every configured deployment counts as healthy.
+    let healthy_deployments = deployments;
+    let ready = rt.models.groups().all(|g| !g.deployments.is_empty());
+    let body = Readiness {
+        status: if ready { "healthy" } else { "unhealthy" },
+        version: env!("CARGO_PKG_VERSION"),
+        models: rt.models.names().iter().map(|n| n.to_string()).collect(),
+        deployments,
+        healthy_deployments,
+    };
+    (if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
+}

@@ -1,0 +1,47 @@
+//! The HTTP surface (SPEC §3): thin handlers over the model stack.
+
+mod forward;
+mod health;
+mod models;
+mod prometheus;
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    extract::Request,
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+
+use crate::{error::GatewayError, middleware::request_id::request_id, state::AppState};
+
+/// The route table.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(forward::chat))
+        .route("/chat/completions", post(forward::chat))
+        .route("/v1/embeddings", post(forward::embeddings))
+        .route("/embeddings", post(forward::embeddings))
+        .route("/v1/models", get(models::list))
+        .route("/models", get(models::list))
+        .route("/health/liveliness", get(health::live))
+        .route("/health/liveness", get(health::live))
+        .route("/health/readiness", get(health::ready))
+        .route("/ready", get(health::ready))
+        .route("/metrics", get(prometheus::metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(request_id))
+        .with_state(state)
+}
+
+async fn not_found(request: Request) -> Response {
+    GatewayError::RouteNotFound { method: request.method().to_string(), path: request.uri().path().to_owned() }
+        .into_response()
+}
+
+async fn method_not_allowed(request: Request) -> Response {
+    GatewayError::MethodNotAllowed { method: request.method().to_string(), path: request.uri().path().to_owned() }
+        .into_response()
+}

@@ -1,0 +1,89 @@
+//! The command line: `switchyard [--config --host --port --log-format]` and `switchyard check`.
+
+use std::{fmt::Write as _, path::PathBuf};
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::Config;
+
+/// switchyard: an OpenAI-compatible LLM gateway.
+#[derive(Debug, Parser)]
+#[command(name = "switchyard", version, about)]
+pub struct Cli {
+    /// LiteLLM-format config file (default: the embedded mock config).
+    #[arg(long, env = "SWITCHYARD_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, env = "SWITCHYARD_HOST", default_value = "0.0.0.0")]
+    pub host: String,
+    /// Port to listen on.
+    #[arg(long, env = "SWITCHYARD_PORT", default_value_t = 4000)]
+    pub port: u16,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the config and print the resolved model table.
+    Check,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The resolved model table, as `switchyard check` prints it.
+pub fn model_table(config: &Config) -> String {
+    let rows: Vec<[String; 7]> = config
+        .deployments
+        .iter()
+        .map(|d| {
+            [
+                d.model_name.clone(),
+                d.id.clone(),
+                d.provider.label().to_owned(),
+                d.upstream_model.clone(),
+                d.api_base.clone().unwrap_or_else(|| "(default)".into()),
+                d.api_key.as_ref().map_or("-", |_| "set").to_owned(),
+                format!("{}s", d.timeout.as_secs_f64()),
+            ]
+        })
+        .collect();
+    let header = ["MODEL", "DEPLOYMENT", "PROVIDER", "UPSTREAM MODEL", "API BASE", "KEY", "TIMEOUT"];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &[&str]| {
+        let text: Vec<String> = cells.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let _ = writeln!(out, "{}", text.join("  ").trim_end());
+    };
+    line(&header);
+    for row in &rows {
+        line(&row.each_ref().map(String::as_str));
+    }
+    let r = &config.router;
+    let _ = writeln!(
+        out,
+        "\nrouter: strategy={} core={} num_retries={} timeout-per-attempt=per deployment deadline={}s",
+        r.strategy,
+        r.core,
+        r.num_retries,
+        r.deadline.as_secs_f64()
+    );
+    out
+}

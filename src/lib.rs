@@ -1,0 +1,36 @@
+//! switchyard: an OpenAI-compatible LLM gateway.
+//!
+//! The request path, outermost first (SPEC §5; `stack.rs` builds the model stack):
+//!
+//! ```text
+//! HTTP (axum, TCP_NODELAY)
+//!   -> request id + trace span            middleware/request_id.rs
+//!   -> body limit + parse once            api/forward.rs (JsonBody: raw members, no re-serialisation)
+//!   -> metrics                            middleware/metrics.rs
+//!   -> router: group -> deployment        router/
+//!   -> attempt: timeout + adapter         attempt.rs, providers/ (openai_compat profiles, mock)
+//!   -> pooled hyper client (rustls)       upstream.rs
+//!   <- JSON passed through as received, or SSE forwarded event by event (sse/)
+//! ```
+//!
+//! Errors are one enum (`error::GatewayError`) mapped to OpenAI error bodies in one place.
+
+pub mod api;
+pub mod attempt;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod middleware;
+pub mod openai;
+pub mod providers;
+pub mod proxy;
+pub mod router;
+pub mod secret;
+pub mod server;
+pub mod sse;
+pub mod stack;
+pub mod state;
+pub mod upstream;
+
+pub use server::Gateway;

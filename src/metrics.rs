@@ -1,0 +1,193 @@
+//! Prometheus metric families (SPEC §8), registered once into a registry owned by the gateway.
+//! Label values come only from config names and bounded enums, never from request text or keys.
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+use crate::openai::Usage;
+
+/// Latency buckets for whole requests and upstream attempts, in seconds.
+const LATENCY_BUCKETS: &[f64] =
+    &[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0];
+/// Buckets for the gateway's own time, in seconds (10 µs .. 50 ms).
+const OVERHEAD_BUCKETS: &[f64] =
+    &[0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05];
+
+/// Every metric family of the gateway.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    request_duration: HistogramVec,
+    upstream_duration: HistogramVec,
+    ttft: HistogramVec,
+    tokens: IntCounterVec,
+    in_flight: IntGaugeVec,
+    overhead: HistogramVec,
+}
+
+/// Pre-resolved handles for one model group (label lookups done once, at config load).
+#[derive(Debug, Clone)]
+pub struct GroupMetrics {
+    model: String,
+    requests: IntCounterVec,
+    /// Whole-request duration.
+    pub duration: Histogram,
+    /// Time to first token of streams.
+    pub ttft: Histogram,
+    /// Prompt tokens.
+    pub prompt_tokens: IntCounter,
+    /// Completion tokens.
+    pub completion_tokens: IntCounter,
+    /// Requests in flight.
+    pub in_flight: IntGauge,
+    /// Gateway overhead.
+    pub overhead: Histogram,
+}
+
+// === impl Metrics ===
+
+impl Metrics {
+    /// Registers every family into a fresh registry.
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let m = Self {
+            requests: IntCounterVec::new(
+                Opts::new("switchyard_requests_total", "Requests answered, by model group, deployment, provider and HTTP status."),
+                &["model", "deployment", "provider", "status"],
+            )?,
+            request_duration: HistogramVec::new(
+                HistogramOpts::new("switchyard_request_duration_seconds", "Whole-request duration (streams: until the last byte).")
+                    .buckets(LATENCY_BUCKETS.to_vec()),
+                &["model"],
+            )?,
+            upstream_duration: HistogramVec::new(
+                HistogramOpts::new("switchyard_upstream_duration_seconds", "Duration of one upstream attempt (streams: until the response head).")
+                    .buckets(LATENCY_BUCKETS.to_vec()),
+                &["deployment"],
+            )?,
+            ttft: HistogramVec::new(
+                HistogramOpts::new("switchyard_time_to_first_token_seconds", "Streams: time from the request to the first content chunk.")
+                    .buckets(LATENCY_BUCKETS.to_vec()),
+                &["model"],
+            )?,
+            tokens: IntCounterVec::new(
+                Opts::new("switchyard_tokens_total", "Tokens reported by upstreams."),
+                &["model", "kind"],
+            )?,
+            in_flight: IntGaugeVec::new(
+                Opts::new("switchyard_in_flight_requests", "Requests being served."),
+                &["model"],
+            )?,
+            overhead: HistogramVec::new(
+                HistogramOpts::new("switchyard_overhead_seconds", "Time spent in the gateway itself: the request minus upstream waiting.")
+                    .buckets(OVERHEAD_BUCKETS.to_vec()),
+                &["model"],
+            )?,
+            registry,
+        };
+        m.registry.register(Box::new(m.requests.clone()))?;
+        m.registry.register(Box::new(m.request_duration.clone()))?;
+        m.registry.register(Box::new(m.upstream_duration.clone()))?;
+        m.registry.register(Box::new(m.ttft.clone()))?;
+        m.registry.register(Box::new(m.tokens.clone()))?;
+        m.registry.register(Box::new(m.in_flight.clone()))?;
+        m.registry.register(Box::new(m.overhead.clone()))?;
+        Ok(m)
+    }
+
+    /// The registry, for families other modules add.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Handles for a model group (use `unknown` for names not in the config).
+    pub fn group(&self, model: &str) -> GroupMetrics {
+        GroupMetrics {
+            model: model.to_owned(),
+            requests: self.requests.clone(),
+            duration: self.request_duration.with_label_values(&[model]),
+            ttft: self.ttft.with_label_values(&[model]),
+            prompt_tokens: self.tokens.with_label_values(&[model, "prompt"]),
+            completion_tokens: self.tokens.with_label_values(&[model, "completion"]),
+            in_flight: self.in_flight.with_label_values(&[model]),
+            overhead: self.overhead.with_label_values(&[model]),
+        }
+    }
+
+    /// The per-attempt histogram of one deployment.
+    pub fn upstream(&self, deployment: &str) -> Histogram {
+        self.upstream_duration.with_label_values(&[deployment])
+    }
+
+    /// Counts a request rejected before it reached a deployment.
+    pub fn rejected(&self, model: &str, status: u16) {
+        self.requests.with_label_values(&[model, "none", "none", status_label(status)]).inc();
+    }
+
+    /// The text exposition of every family.
+    pub fn encode(&self) -> Result<Vec<u8>, prometheus::Error> {
+        let mut out = Vec::with_capacity(16 * 1024);
+        TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
+        Ok(out)
+    }
+}
+
+// === impl GroupMetrics ===
+
+impl GroupMetrics {
+    /// Counts one answered request.
+    pub fn answered(&self, deployment: &str, provider: &str, status: u16) {
+        self.requests.with_label_values(&[&self.model, deployment, provider, status_label(status)]).inc();
+    }
+
+    /// Adds reported token usage.
+    pub fn usage(&self, usage: &Usage) {
+        self.prompt_tokens.inc_by(usage.prompt_tokens);
+        self.completion_tokens.inc_by(usage.completion_tokens);
+    }
+}
+
+/// Status codes as static strings for the common cases (no allocation per request).
+fn status_label(status: u16) -> &'static str {
+    match status {
+        200 => "200",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        408 => "408",
+        413 => "413",
+        422 => "422",
+        429 => "429",
+        500 => "500",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+/// Decrements an in-flight gauge when dropped, however the request ends.
+#[derive(Debug)]
+pub struct InFlight(IntGauge);
+
+impl InFlight {
+    /// Increments `gauge` now.
+    pub fn enter(gauge: &IntGauge) -> Self {
+        gauge.inc();
+        Self(gauge.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}

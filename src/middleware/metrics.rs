@@ -1,0 +1,97 @@
+//! `MetricsLayer`: the outermost layer of the model stack. Counts requests by outcome, times them
+//! (streams until their last byte), tracks in-flight requests, tokens, time to first token and the
+//! gateway's own overhead.
+
+use std::task::{Context, Poll};
+
+use futures_util::future::BoxFuture;
+use tower::{Layer, Service};
+
+use crate::{
+    error::GatewayError,
+    metrics::InFlight,
+    proxy::{ProxyRequest, ProxyResponse, ReplyBody},
+};
+
+/// Wires [`Metrics`].
+#[derive(Debug, Clone, Default)]
+pub struct MetricsLayer {}
+
+/// Records the metrics of every request that reaches the model stack.
+#[derive(Debug, Clone)]
+pub struct Metrics<S> {
+    inner: S,
+}
+
+impl<S> Layer<S> for MetricsLayer {
+    type Service = Metrics<S>;
+    fn layer(&self, inner: S) -> Metrics<S> {
+        Metrics { inner }
+    }
+}
+
+impl<S> Service<ProxyRequest> for Metrics<S>
+where
+    S: Service<ProxyRequest, Response = ProxyResponse, Error = GatewayError> + Send,
+    S::Future: Send + 'static,
+{
+    type Response = ProxyResponse;
+    type Error = GatewayError;
+    type Future = BoxFuture<'static, Result<ProxyResponse, GatewayError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), GatewayError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: ProxyRequest) -> Self::Future {
+        let group = request.group.clone();
+        let received = request.received;
+        let in_flight = InFlight::enter(&group.metrics.in_flight);
+        let future = self.inner.call(request);
+        Box::pin(async move {
+            let m = &group.metrics;
+            match future.await {
+                Ok(mut response) => {
+                    response.overhead = received.elapsed().saturating_sub(response.upstream_wait);
+                    m.overhead.observe(response.overhead.as_secs_f64());
+                    let served_by = response.served_by.clone();
+                    match &mut response.body {
+                        ReplyBody::Json(_) => {
+                            m.answered(&served_by.id, served_by.provider_label(), 200);
+                            if let Some(usage) = &response.usage {
+                                m.usage(usage);
+                            }
+                            m.duration.observe(received.elapsed().as_secs_f64());
+                            drop(in_flight);
+                        }
+                        ReplyBody::Stream(sse) => {
+                            let group = group.clone();
+                            sse.on_end(move |end| {
+                                let m = &group.metrics;
+                                m.answered(&served_by.id, served_by.provider_label(), 200);
+                                if let Some(usage) = &end.usage {
+                                    m.usage(usage);
+                                }
+                                if let Some(first) = end.first_content {
+                                    m.ttft.observe(first.saturating_duration_since(received).as_secs_f64());
+                                }
+                                m.duration.observe(received.elapsed().as_secs_f64());
+                                drop(in_flight);
+                            });
+                        }
+                    }
+                    Ok(response)
+                }
+                Err(e) => {
+                    let deployment = e.deployment();
+                    let provider = deployment
+                        .and_then(|id| group.deployments.iter().find(|d| &d.id == id))
+                        .map_or("none", |d| d.provider_label());
+                    m.answered(deployment.map_or("none", |d| d), provider, e.status().as_u16());
+                    m.duration.observe(received.elapsed().as_secs_f64());
+                    Err(e)
+                }
+            }
+        })
+    }
+}

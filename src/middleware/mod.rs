@@ -1,0 +1,4 @@
+//! Middleware: one module per layer.
+
+pub mod metrics;
+pub mod request_id;

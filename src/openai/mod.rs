@@ -1,0 +1,8 @@
+//! OpenAI wire types: the inbound body view, usage, and stream chunk views.
+
+pub mod body;
+pub mod chat;
+pub mod stream;
+
+pub use body::{JsonBody, Rewrite};
+pub use chat::{ChatView, Usage};

@@ -1,0 +1,115 @@
+//! Providers: how one deployment is spoken to. One OpenAI-compatible adapter serves every vendor
+//! that speaks the OpenAI wire format (differences are rows of its `Profile` table); `mock` is
+//! built in. Every provider answers in OpenAI format.
+
+pub mod mock;
+pub mod openai_compat;
+
+use std::{fmt, sync::Arc};
+
+use axum::body::Body;
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+
+pub use openai_compat::Profile;
+
+use crate::{config::DeploymentConfig, error::GatewayError, proxy::ProxyRequest, upstream::HttpClient};
+
+/// Which adapter a deployment uses, from the prefix of `litellm_params.model`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ProviderKind {
+    /// An OpenAI-compatible vendor.
+    OpenAiCompat(&'static Profile),
+    /// The built-in mock.
+    Mock,
+}
+
+/// An upstream answer in OpenAI format.
+pub enum Reply {
+    /// A complete JSON body (status 200).
+    Json(Bytes),
+    /// An SSE body of `chat.completion.chunk` events (status 200).
+    Sse(Body),
+}
+
+/// One deployment's adapter. Errors are `GatewayError`s that know their status and cause.
+pub trait Provider: Send + Sync + fmt::Debug {
+    /// Sends one attempt of `request`. The caller bounds it with the deployment's timeout.
+    fn send(&self, request: &ProxyRequest) -> BoxFuture<'static, Result<Reply, GatewayError>>;
+}
+
+/// Gateway-only body fields, stripped before forwarding (SPEC §7).
+pub const GATEWAY_FIELDS: &[&str] = &["cache", "agent"];
+
+// === impl ProviderKind ===
+
+impl ProviderKind {
+    /// The kind for a model prefix such as `openai` or `azure`.
+    pub fn from_prefix(prefix: &str) -> Option<Self> {
+        if prefix == "mock" {
+            return Some(Self::Mock);
+        }
+        openai_compat::PROFILES.iter().find(|p| p.name == prefix).map(Self::OpenAiCompat)
+    }
+
+    /// Every supported prefix.
+    pub fn names() -> Vec<&'static str> {
+        openai_compat::PROFILES.iter().map(|p| p.name).chain(["mock"]).collect()
+    }
+
+    /// The metric label: the prefix.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::OpenAiCompat(p) => p.name,
+            Self::Mock => "mock",
+        }
+    }
+
+    /// The environment variable LiteLLM reads the key from when `api_key` is absent.
+    pub fn default_key_env(&self) -> Option<&'static str> {
+        match self {
+            Self::OpenAiCompat(p) => p.key_env,
+            Self::Mock => None,
+        }
+    }
+
+    /// The environment variable LiteLLM reads the base URL from when `api_base` is absent.
+    pub fn default_base_env(&self) -> Option<&'static str> {
+        match self {
+            Self::OpenAiCompat(p) => p.base_env,
+            Self::Mock => None,
+        }
+    }
+
+    /// The environment variable for `api_version` (Azure).
+    pub fn default_version_env(&self) -> Option<&'static str> {
+        match self {
+            Self::OpenAiCompat(p) => p.version_env,
+            Self::Mock => None,
+        }
+    }
+
+    /// Whether `api_base` must be given (no public default).
+    pub fn needs_api_base(&self) -> bool {
+        match self {
+            Self::OpenAiCompat(p) => p.default_base.is_none(),
+            Self::Mock => false,
+        }
+    }
+
+    /// Whether the adapter serves `/v1/embeddings`.
+    pub fn serves_embeddings(&self) -> bool {
+        match self {
+            Self::OpenAiCompat(p) => p.embeddings,
+            Self::Mock => true,
+        }
+    }
+}
+
+/// Builds the adapter for one deployment.
+pub fn build(cfg: &DeploymentConfig, client: &HttpClient) -> Result<Arc<dyn Provider>, String> {
+    Ok(match cfg.provider {
+        ProviderKind::OpenAiCompat(profile) => Arc::new(openai_compat::OpenAiCompat::new(profile, cfg, client.clone())?),
+        ProviderKind::Mock => Arc::new(mock::Mock::new(cfg)),
+    })
+}

@@ -1,0 +1,87 @@
+//! The pooled upstream HTTP client (hyper-util, rustls with webpki roots, TCP_NODELAY) and the
+//! helpers that read an upstream answer.
+
+use std::{sync::Arc, time::Duration};
+
+use bytes::Bytes;
+use http::HeaderMap;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::{
+    client::legacy::{Client, connect::HttpConnector},
+    rt::TokioExecutor,
+};
+
+/// The shared client: keep-alive pooled connections, HTTP/1.1 and (over TLS, by ALPN) HTTP/2.
+pub type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// Builds the shared client.
+pub fn client() -> Result<HttpClient, rustls::Error> {
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true); // no Nagle delay on small request bodies (SPEC §12)
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(Duration::from_secs(10)));
+    http.set_keepalive(Some(Duration::from_secs(60)));
+    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(http);
+    Ok(Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(90)).build(https))
+}
+
+/// Reads a whole body up to `limit` bytes.
+pub async fn collect<B>(body: B, limit: usize) -> Result<Bytes, String>
+where
+    B: http_body::Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    Limited::new(body, limit).collect().await.map(|c| c.to_bytes()).map_err(|e| describe(&*e))
+}
+
+/// `retry-after-ms` (milliseconds, OpenAI's) or `retry-after` (seconds); HTTP dates are ignored.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let read = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0);
+    if let Some(ms) = read("retry-after-ms") {
+        return Some(Duration::from_secs_f64(ms.min(1e9) / 1000.0));
+    }
+    read("retry-after").map(|s| Duration::from_secs_f64(s.min(1e6)))
+}
+
+/// An error and its sources, one line (never contains headers, so never a key).
+pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_prefers_milliseconds() {
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", "3".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
+        h.insert("retry-after-ms", "250".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_millis(250)));
+        h.insert("retry-after-ms", "soon".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
+        assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+}
