@@ -55,6 +55,18 @@ pub enum GatewayError {
         /// Request path.
         path: String,
     },
+    /// No key, or a key that is not the master key nor a virtual key.
+    #[error("{message}")]
+    Unauthorized {
+        /// What was wrong (never the key).
+        message: String,
+    },
+    /// The key may not use this model.
+    #[error("This API key may not use model `{model}`")]
+    Forbidden {
+        /// The model group.
+        model: String,
+    },
     /// The route exists but not for this method.
     #[error("Method {method} is not allowed on {path}")]
     MethodNotAllowed {
@@ -185,6 +197,8 @@ impl GatewayError {
             Self::RequestTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RouteNotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::Upstream(e) => e.client_status(),
             Self::UpstreamUnreachable { .. } | Self::UpstreamGarbled { .. } => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
@@ -201,7 +215,9 @@ impl GatewayError {
             | Self::EndpointNotSupported { .. }
             | Self::RequestTooLarge { .. }
             | Self::RouteNotFound { .. }
-            | Self::MethodNotAllowed { .. } => ErrorKind::Client,
+            | Self::MethodNotAllowed { .. }
+            | Self::Unauthorized { .. }
+            | Self::Forbidden { .. } => ErrorKind::Client,
             Self::Upstream(e) => e.kind(),
             Self::UpstreamUnreachable { .. } => ErrorKind::Connect,
             Self::UpstreamGarbled { .. } => ErrorKind::Garbled,
@@ -224,6 +240,8 @@ impl GatewayError {
             | Self::RequestTooLarge { .. }
             | Self::RouteNotFound { .. }
             | Self::MethodNotAllowed { .. }
+            | Self::Unauthorized { .. }
+            | Self::Forbidden { .. }
             | Self::NoHealthyDeployment { .. }
             | Self::Internal(_) => None,
         }
@@ -250,6 +268,8 @@ impl GatewayError {
             Self::RequestTooLarge { .. } => "request_too_large",
             Self::RouteNotFound { .. } => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::Unauthorized { .. } => "invalid_api_key",
+            Self::Forbidden { .. } => "model_not_allowed",
             Self::Upstream(e) => e.code(),
             Self::UpstreamUnreachable { .. } => "upstream_unreachable",
             Self::UpstreamGarbled { .. } => "upstream_invalid_response",
@@ -266,6 +286,8 @@ impl GatewayError {
             Self::RequestTooLarge { .. }
             | Self::RouteNotFound { .. }
             | Self::MethodNotAllowed { .. }
+            | Self::Unauthorized { .. }
+            | Self::Forbidden { .. }
             | Self::Upstream(_)
             | Self::UpstreamUnreachable { .. }
             | Self::UpstreamGarbled { .. }
@@ -285,6 +307,8 @@ impl GatewayError {
             | Self::RequestTooLarge { .. }
             | Self::RouteNotFound { .. }
             | Self::MethodNotAllowed { .. }
+            | Self::Unauthorized { .. }
+            | Self::Forbidden { .. }
             | Self::UpstreamUnreachable { .. }
             | Self::UpstreamGarbled { .. }
             | Self::UpstreamTimeout { .. }

@@ -13,6 +13,7 @@ use tower::util::BoxCloneSyncService;
 
 use crate::{
     error::GatewayError,
+    middleware::auth::Identity,
     openai::{ChatView, JsonBody, Usage},
     router::{Deployment, ModelGroup},
     sse::SseBody,
@@ -48,6 +49,8 @@ pub struct ProxyRequest {
     pub headers: HeaderMap,
     /// When the request arrived.
     pub received: Instant,
+    /// Who sent it.
+    pub identity: Identity,
 }
 
 /// A successful answer from the model stack.

@@ -14,7 +14,7 @@ use tower::ServiceExt;
 
 use crate::{
     error::GatewayError,
-    middleware::request_id::Received,
+    middleware::{auth::Identity, request_id::Received},
     openai::{ChatView, JsonBody},
     proxy::{Endpoint, ProxyRequest, RequestId},
     state::{AppState, Runtime},
@@ -25,9 +25,10 @@ pub(super) async fn chat(
     State(app): State<Arc<AppState>>,
     Extension(id): Extension<RequestId>,
     Extension(received): Extension<Received>,
+    Extension(identity): Extension<Identity>,
     request: Request,
 ) -> Response {
-    forward(&app, Endpoint::Chat, id, received, request).await
+    forward(&app, Endpoint::Chat, Caller { id, received, identity }, request).await
 }
 
 /// POST `/v1/embeddings`.
@@ -35,14 +36,22 @@ pub(super) async fn embeddings(
     State(app): State<Arc<AppState>>,
     Extension(id): Extension<RequestId>,
     Extension(received): Extension<Received>,
+    Extension(identity): Extension<Identity>,
     request: Request,
 ) -> Response {
-    forward(&app, Endpoint::Embeddings, id, received, request).await
+    forward(&app, Endpoint::Embeddings, Caller { id, received, identity }, request).await
 }
 
-async fn forward(app: &AppState, endpoint: Endpoint, id: RequestId, received: Received, request: Request) -> Response {
+/// Who sent the request, and when.
+struct Caller {
+    id: RequestId,
+    received: Received,
+    identity: Identity,
+}
+
+async fn forward(app: &AppState, endpoint: Endpoint, caller: Caller, request: Request) -> Response {
     let rt = app.runtime();
-    match prepare(&rt, endpoint, id, received, request).await {
+    match prepare(&rt, endpoint, caller, request).await {
         Ok(request) => match rt.stack.clone().oneshot(request).await {
             Ok(response) => response.into_response(),
             Err(e) => e.into_response(),
@@ -58,8 +67,7 @@ async fn forward(app: &AppState, endpoint: Endpoint, id: RequestId, received: Re
 async fn prepare<'a>(
     rt: &'a Runtime,
     endpoint: Endpoint,
-    id: RequestId,
-    Received(received): Received,
+    Caller { id, received: Received(received), identity }: Caller,
     request: Request,
 ) -> Result<ProxyRequest, (&'a str, GatewayError)> {
     const UNKNOWN: &str = "unknown";
@@ -83,5 +91,8 @@ async fn prepare<'a>(
         let available = rt.models.names().iter().map(|n| &**n).collect::<Vec<_>>().join(", ");
         return Err((UNKNOWN, GatewayError::ModelNotFound { model: view.model, available }));
     };
-    Ok(ProxyRequest { id, endpoint, group: group.clone(), body, view, headers, received })
+    if !identity.allows(&rt.config, &view.model) {
+        return Err((&group.name, GatewayError::Forbidden { model: view.model }));
+    }
+    Ok(ProxyRequest { id, endpoint, group: group.clone(), body, view, headers, received, identity })
 }

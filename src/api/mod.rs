@@ -14,17 +14,24 @@ use axum::{
     routing::{get, post},
 };
 
-use crate::{error::GatewayError, middleware::request_id::request_id, state::AppState};
+use crate::{
+    error::GatewayError,
+    middleware::{auth::require_key, request_id::request_id},
+    state::AppState,
+};
 
 /// The route table.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    // Routes that need a key when keys are configured.
+    let keyed = Router::new()
         .route("/v1/chat/completions", post(forward::chat))
         .route("/chat/completions", post(forward::chat))
         .route("/v1/embeddings", post(forward::embeddings))
         .route("/embeddings", post(forward::embeddings))
         .route("/v1/models", get(models::list))
         .route("/models", get(models::list))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), require_key));
+    keyed
         .route("/health/liveliness", get(health::live))
         .route("/health/liveness", get(health::live))
         .route("/health/readiness", get(health::ready))

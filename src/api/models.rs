@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use axum::{Json, extract::State};
+use axum::{Extension, Json, extract::State};
 use serde::Serialize;
 
-use crate::state::AppState;
+use crate::{middleware::auth::Identity, state::AppState};
 
 #[derive(Serialize)]
 pub(super) struct ModelList {
@@ -22,12 +22,13 @@ struct Model {
 }
 
 /// The list of model groups.
-pub(super) async fn list(State(app): State<Arc<AppState>>) -> Json<ModelList> {
+pub(super) async fn list(State(app): State<Arc<AppState>>, Extension(identity): Extension<Identity>) -> Json<ModelList> {
     let rt = app.runtime();
     let data = rt
         .models
         .names()
         .iter()
+        .filter(|name| identity.allows(&rt.config, name))
         .map(|name| Model { id: name.to_string(), object: "model", created: 0, owned_by: "switchyard" })
         .collect();
     Json(ModelList { object: "list", data })

@@ -4,14 +4,20 @@ use std::sync::Arc;
 
 use axum::{
     extract::State,
-    http::{HeaderValue, header},
+    http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Response},
 };
 
-use crate::{error::GatewayError, state::AppState};
+use crate::{error::GatewayError, middleware::auth::identify, state::AppState};
 
-/// Every metric family.
-pub(super) async fn metrics(State(app): State<Arc<AppState>>) -> Response {
+/// Every metric family. Open unless `switchyard_settings.metrics_require_key`.
+pub(super) async fn metrics(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let rt = app.runtime();
+    if rt.config.metrics_require_key {
+        if let Err(e) = identify(&rt.config, &headers) {
+            return e.into_response();
+        }
+    }
     match app.metrics.encode() {
         Ok(text) => {
             let mut response = text.into_response();

@@ -2,3 +2,4 @@
 
 pub mod metrics;
 pub mod request_id;
+pub mod auth;
