@@ -28,7 +28,9 @@ pub struct AttemptService {
 impl AttemptService {
     /// `stream_idle_timeout`: silence between stream chunks that counts as a cut.
     pub fn new(stream_idle_timeout: Duration) -> Self {
-        Self { stream_idle_timeout }
+        Self {
+            stream_idle_timeout,
+        }
     }
 }
 
@@ -41,7 +43,13 @@ impl Service<Attempt> for AttemptService {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, Attempt { request, deployment }: Attempt) -> Self::Future {
+    fn call(
+        &mut self,
+        Attempt {
+            request,
+            deployment,
+        }: Attempt,
+    ) -> Self::Future {
         let idle = self.stream_idle_timeout;
         Box::pin(async move {
             let started = Instant::now();
@@ -50,7 +58,10 @@ impl Service<Attempt> for AttemptService {
             let result = tokio::time::timeout(timeout, sent).await;
             let waited = started.elapsed();
             deployment.upstream_metric.observe(waited.as_secs_f64());
-            let reply = result.map_err(|_| GatewayError::UpstreamTimeout { deployment: deployment.id.clone(), after: timeout })??;
+            let reply = result.map_err(|_| GatewayError::UpstreamTimeout {
+                deployment: deployment.id.clone(),
+                after: timeout,
+            })??;
             let (body, usage) = match reply {
                 Reply::Json(bytes) => {
                     let usage = serde_json::from_slice::<UsageOnly>(&bytes)
@@ -62,11 +73,23 @@ impl Service<Attempt> for AttemptService {
                     (ReplyBody::Json(bytes), usage)
                 }
                 Reply::Sse(body) => {
-                    let sse = SseBody::new(body, deployment.id.clone(), idle, request.view.include_usage);
+                    let sse = SseBody::new(
+                        body,
+                        deployment.id.clone(),
+                        idle,
+                        request.view.include_usage,
+                    );
                     (ReplyBody::Stream(sse), None)
                 }
             };
-            Ok(ProxyResponse { body, served_by: deployment, attempts: 1, upstream_wait: waited, usage, overhead: Duration::ZERO })
+            Ok(ProxyResponse {
+                body,
+                served_by: deployment,
+                attempts: 1,
+                upstream_wait: waited,
+                usage,
+                overhead: Duration::ZERO,
+            })
         })
     }
 }

@@ -60,7 +60,15 @@ pub fn model_table(config: &Config) -> String {
             ]
         })
         .collect();
-    let header = ["MODEL", "DEPLOYMENT", "PROVIDER", "UPSTREAM MODEL", "API BASE", "KEY", "TIMEOUT"];
+    let header = [
+        "MODEL",
+        "DEPLOYMENT",
+        "PROVIDER",
+        "UPSTREAM MODEL",
+        "API BASE",
+        "KEY",
+        "TIMEOUT",
+    ];
     let mut widths = header.map(str::len);
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -69,7 +77,11 @@ pub fn model_table(config: &Config) -> String {
     }
     let mut out = String::new();
     let mut line = |cells: &[&str]| {
-        let text: Vec<String> = cells.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let text: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         let _ = writeln!(out, "{}", text.join("  ").trim_end());
     };
     line(&header);

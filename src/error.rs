@@ -185,7 +185,11 @@ struct UpstreamBody<'a> {
 impl GatewayError {
     /// A 400 with `code: invalid_request_error`-style details.
     pub fn invalid(message: impl Into<String>, param: Option<&'static str>) -> Self {
-        Self::InvalidRequest { message: message.into(), param, code: "invalid_request" }
+        Self::InvalidRequest {
+            message: message.into(),
+            param,
+            code: "invalid_request",
+        }
     }
 
     /// The HTTP status the caller sees.
@@ -200,7 +204,9 @@ impl GatewayError {
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::Upstream(e) => e.client_status(),
-            Self::UpstreamUnreachable { .. } | Self::UpstreamGarbled { .. } => StatusCode::BAD_GATEWAY,
+            Self::UpstreamUnreachable { .. } | Self::UpstreamGarbled { .. } => {
+                StatusCode::BAD_GATEWAY
+            }
             Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Self::NoHealthyDeployment { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -343,7 +349,10 @@ impl IntoResponse for GatewayError {
     fn into_response(self) -> Response {
         let mut response = (self.status(), self.to_json()).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         if let Some(after) = self.retry_after() {
             // Round up: a client that waits the whole seconds must find the way open.
             let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
@@ -466,7 +475,10 @@ mod tests {
 
     #[test]
     fn upstream_auth_failure_is_502_and_hides_upstream_body() {
-        let e = upstream(401, r#"{"error":{"message":"Incorrect API key provided: sk-abc"}}"#);
+        let e = upstream(
+            401,
+            r#"{"error":{"message":"Incorrect API key provided: sk-abc"}}"#,
+        );
         assert_eq!(e.status(), StatusCode::BAD_GATEWAY);
         let json = String::from_utf8(e.to_json().to_vec()).unwrap();
         assert!(json.contains("upstream_auth_failed"), "{json}");
@@ -479,18 +491,52 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&e.to_json()).unwrap();
         assert_eq!(v["error"]["type"], "api_error");
         assert_eq!(v["error"]["code"], "upstream_error");
-        assert!(v["error"]["message"].as_str().unwrap().contains("Service Unavailable"));
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("Service Unavailable")
+        );
     }
 
     #[test]
     fn statuses_and_types() {
         let cases: Vec<(GatewayError, u16, &str)> = vec![
-            (GatewayError::invalid("x", None), 400, "invalid_request_error"),
-            (GatewayError::RequestTooLarge { limit_bytes: 1 }, 413, "invalid_request_error"),
-            (GatewayError::RouteNotFound { method: "GET".into(), path: "/x".into() }, 404, "not_found_error"),
+            (
+                GatewayError::invalid("x", None),
+                400,
+                "invalid_request_error",
+            ),
+            (
+                GatewayError::RequestTooLarge { limit_bytes: 1 },
+                413,
+                "invalid_request_error",
+            ),
+            (
+                GatewayError::RouteNotFound {
+                    method: "GET".into(),
+                    path: "/x".into(),
+                },
+                404,
+                "not_found_error",
+            ),
             (upstream(429, "{}"), 429, "rate_limit_error"),
-            (GatewayError::UpstreamTimeout { deployment: "d".into(), after: Duration::from_secs(1) }, 504, "api_error"),
-            (GatewayError::NoHealthyDeployment { model: "m".into(), retry_after: None }, 503, "api_error"),
+            (
+                GatewayError::UpstreamTimeout {
+                    deployment: "d".into(),
+                    after: Duration::from_secs(1),
+                },
+                504,
+                "api_error",
+            ),
+            (
+                GatewayError::NoHealthyDeployment {
+                    model: "m".into(),
+                    retry_after: None,
+                },
+                503,
+                "api_error",
+            ),
         ];
         for (e, status, ty) in cases {
             assert_eq!(e.status().as_u16(), status, "{e}");

@@ -27,10 +27,18 @@ fn main() -> ExitCode {
 
 fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init(),
     }
 }
 
@@ -42,7 +50,11 @@ fn check(cli: &Cli) -> ExitCode {
                 eprintln!("warning: {w}");
             }
             print!("{}", model_table(&config));
-            println!("config OK: {} ({} deployments)", config.origin, config.deployments.len());
+            println!(
+                "config OK: {} ({} deployments)",
+                config.origin,
+                config.deployments.len()
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -57,7 +69,9 @@ fn serve(cli: Cli) -> anyhow::Result<()> {
     for w in &warnings {
         tracing::warn!("{w}");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let origin = config.origin.clone();
         let models = config.deployments.len();

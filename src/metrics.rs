@@ -2,18 +2,20 @@
 //! Label values come only from config names and bounded enums, never from request text or keys.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::openai::Usage;
 
 /// Latency buckets for whole requests and upstream attempts, in seconds.
-const LATENCY_BUCKETS: &[f64] =
-    &[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0];
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+];
 /// Buckets for the gateway's own time, in seconds (10 µs .. 50 ms).
-const OVERHEAD_BUCKETS: &[f64] =
-    &[0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05];
+const OVERHEAD_BUCKETS: &[f64] = &[
+    0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05,
+];
 
 /// Every metric family of the gateway.
 #[derive(Debug, Clone)]
@@ -55,22 +57,34 @@ impl Metrics {
         let registry = Registry::new();
         let m = Self {
             requests: IntCounterVec::new(
-                Opts::new("switchyard_requests_total", "Requests answered, by model group, deployment, provider and HTTP status."),
+                Opts::new(
+                    "switchyard_requests_total",
+                    "Requests answered, by model group, deployment, provider and HTTP status.",
+                ),
                 &["model", "deployment", "provider", "status"],
             )?,
             request_duration: HistogramVec::new(
-                HistogramOpts::new("switchyard_request_duration_seconds", "Whole-request duration (streams: until the last byte).")
-                    .buckets(LATENCY_BUCKETS.to_vec()),
+                HistogramOpts::new(
+                    "switchyard_request_duration_seconds",
+                    "Whole-request duration (streams: until the last byte).",
+                )
+                .buckets(LATENCY_BUCKETS.to_vec()),
                 &["model"],
             )?,
             upstream_duration: HistogramVec::new(
-                HistogramOpts::new("switchyard_upstream_duration_seconds", "Duration of one upstream attempt (streams: until the response head).")
-                    .buckets(LATENCY_BUCKETS.to_vec()),
+                HistogramOpts::new(
+                    "switchyard_upstream_duration_seconds",
+                    "Duration of one upstream attempt (streams: until the response head).",
+                )
+                .buckets(LATENCY_BUCKETS.to_vec()),
                 &["deployment"],
             )?,
             ttft: HistogramVec::new(
-                HistogramOpts::new("switchyard_time_to_first_token_seconds", "Streams: time from the request to the first content chunk.")
-                    .buckets(LATENCY_BUCKETS.to_vec()),
+                HistogramOpts::new(
+                    "switchyard_time_to_first_token_seconds",
+                    "Streams: time from the request to the first content chunk.",
+                )
+                .buckets(LATENCY_BUCKETS.to_vec()),
                 &["model"],
             )?,
             tokens: IntCounterVec::new(
@@ -82,8 +96,11 @@ impl Metrics {
                 &["model"],
             )?,
             overhead: HistogramVec::new(
-                HistogramOpts::new("switchyard_overhead_seconds", "Time spent in the gateway itself: the request minus upstream waiting.")
-                    .buckets(OVERHEAD_BUCKETS.to_vec()),
+                HistogramOpts::new(
+                    "switchyard_overhead_seconds",
+                    "Time spent in the gateway itself: the request minus upstream waiting.",
+                )
+                .buckets(OVERHEAD_BUCKETS.to_vec()),
                 &["model"],
             )?,
             registry,
@@ -124,7 +141,9 @@ impl Metrics {
 
     /// Counts a request rejected before it reached a deployment.
     pub fn rejected(&self, model: &str, status: u16) {
-        self.requests.with_label_values(&[model, "none", "none", status_label(status)]).inc();
+        self.requests
+            .with_label_values(&[model, "none", "none", status_label(status)])
+            .inc();
     }
 
     /// The text exposition of every family.
@@ -140,7 +159,9 @@ impl Metrics {
 impl GroupMetrics {
     /// Counts one answered request.
     pub fn answered(&self, deployment: &str, provider: &str, status: u16) {
-        self.requests.with_label_values(&[&self.model, deployment, provider, status_label(status)]).inc();
+        self.requests
+            .with_label_values(&[&self.model, deployment, provider, status_label(status)])
+            .inc();
     }
 
     /// Adds reported token usage.

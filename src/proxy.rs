@@ -86,7 +86,11 @@ impl RequestId {
     /// The client's id if it is short printable ASCII, else a fresh one.
     pub fn from_header(value: Option<&HeaderValue>) -> Self {
         match value.and_then(|v| v.to_str().ok()) {
-            Some(s) if !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic()) => Self(s.into()),
+            Some(s)
+                if !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic()) =>
+            {
+                Self(s.into())
+            }
             _ => Self::generate(),
         }
     }

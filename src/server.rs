@@ -37,11 +37,17 @@ pub enum StartError {
 
 impl Gateway {
     /// A gateway for `config`. `config_path` is what SIGHUP re-reads (`None`: the embedded default).
-    pub fn new(config: Config, config_path: Option<PathBuf>, env: Arc<dyn Env>) -> Result<Self, StartError> {
+    pub fn new(
+        config: Config,
+        config_path: Option<PathBuf>,
+        env: Arc<dyn Env>,
+    ) -> Result<Self, StartError> {
         let metrics = Metrics::new()?;
         let client = upstream::client()?;
         let state = AppState::new(config, config_path, env, metrics, client)?;
-        Ok(Self { state: Arc::new(state) })
+        Ok(Self {
+            state: Arc::new(state),
+        })
     }
 
     /// The axum router (for embedding or in-process tests).
@@ -56,7 +62,11 @@ impl Gateway {
 
     /// Serves on `listener` until `shutdown` resolves, then drains in-flight requests (streams
     /// included) for up to the configured drain timeout.
-    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> io::Result<()> {
         let drain = self.state.runtime().config.drain_timeout;
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let listener = listener.tap_io(|tcp| {
@@ -71,7 +81,10 @@ impl Gateway {
         });
         let drain_deadline = async move {
             if stopping_rx.await.is_ok() {
-                tracing::info!(drain_seconds = drain.as_secs_f64(), "shutting down: draining in-flight requests");
+                tracing::info!(
+                    drain_seconds = drain.as_secs_f64(),
+                    "shutting down: draining in-flight requests"
+                );
                 tokio::time::sleep(drain).await;
             } else {
                 std::future::pending::<()>().await;
@@ -100,7 +113,9 @@ pub async fn run(gateway: Gateway, listener: TcpListener) -> io::Result<()> {
                     }
                     tracing::info!("config reloaded");
                 }
-                Err(e) => tracing::error!(error = %e, "config reload rejected; the previous config stays in force"),
+                Err(e) => {
+                    tracing::error!(error = %e, "config reload rejected; the previous config stays in force")
+                }
             }
         }
     });

@@ -14,8 +14,8 @@
 use tower::{ServiceBuilder, util::BoxCloneSyncService};
 
 use crate::{
-    attempt::AttemptService, config::RouterSettings, middleware::metrics::MetricsLayer, proxy::ProxyService,
-    router::RouterLayer,
+    attempt::AttemptService, config::RouterSettings, middleware::metrics::MetricsLayer,
+    proxy::ProxyService, router::RouterLayer,
 };
 
 /// Builds the model stack for one configuration.

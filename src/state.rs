@@ -54,7 +54,13 @@ impl AppState {
         client: HttpClient,
     ) -> Result<Self, ConfigError> {
         let runtime = Runtime::build(config, &metrics, &client)?;
-        Ok(Self { runtime: ArcSwap::from_pointee(runtime), metrics, client, config_path, env })
+        Ok(Self {
+            runtime: ArcSwap::from_pointee(runtime),
+            metrics,
+            client,
+            config_path,
+            env,
+        })
     }
 
     /// The runtime in force now.
@@ -75,7 +81,11 @@ impl AppState {
 
 impl Runtime {
     /// Builds adapters, groups and the stack for `config`.
-    pub fn build(config: Config, metrics: &Metrics, client: &HttpClient) -> Result<Self, ConfigError> {
+    pub fn build(
+        config: Config,
+        metrics: &Metrics,
+        client: &HttpClient,
+    ) -> Result<Self, ConfigError> {
         let mut by_name: Vec<(Arc<str>, Vec<Arc<Deployment>>)> = Vec::new();
         for (i, cfg) in config.deployments.iter().enumerate() {
             let provider = providers::build(cfg, client).map_err(|message| ConfigError {
@@ -98,12 +108,20 @@ impl Runtime {
         let groups = by_name
             .into_iter()
             .map(|(name, deployments)| {
-                let group = ModelGroup { metrics: metrics.group(&name), name: name.clone(), deployments };
+                let group = ModelGroup {
+                    metrics: metrics.group(&name),
+                    name: name.clone(),
+                    deployments,
+                };
                 (name, Arc::new(group))
             })
             .collect();
         let stack = stack::build(&config.router);
-        Ok(Self { models: ModelTable { groups, names }, stack, config })
+        Ok(Self {
+            models: ModelTable { groups, names },
+            stack,
+            config,
+        })
     }
 }
 

@@ -28,7 +28,17 @@ pub(super) async fn chat(
     Extension(identity): Extension<Identity>,
     request: Request,
 ) -> Response {
-    forward(&app, Endpoint::Chat, Caller { id, received, identity }, request).await
+    forward(
+        &app,
+        Endpoint::Chat,
+        Caller {
+            id,
+            received,
+            identity,
+        },
+        request,
+    )
+    .await
 }
 
 /// POST `/v1/embeddings`.
@@ -39,7 +49,17 @@ pub(super) async fn embeddings(
     Extension(identity): Extension<Identity>,
     request: Request,
 ) -> Response {
-    forward(&app, Endpoint::Embeddings, Caller { id, received, identity }, request).await
+    forward(
+        &app,
+        Endpoint::Embeddings,
+        Caller {
+            id,
+            received,
+            identity,
+        },
+        request,
+    )
+    .await
 }
 
 /// Who sent the request, and when.
@@ -67,32 +87,64 @@ async fn forward(app: &AppState, endpoint: Endpoint, caller: Caller, request: Re
 async fn prepare<'a>(
     rt: &'a Runtime,
     endpoint: Endpoint,
-    Caller { id, received: Received(received), identity }: Caller,
+    Caller {
+        id,
+        received: Received(received),
+        identity,
+    }: Caller,
     request: Request,
 ) -> Result<ProxyRequest, (&'a str, GatewayError)> {
     const UNKNOWN: &str = "unknown";
     let (Parts { headers, .. }, body) = request.into_parts();
     let limit = rt.config.max_request_bytes;
     let too_large = GatewayError::RequestTooLarge { limit_bytes: limit };
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return Err((UNKNOWN, too_large));
     }
     let bytes = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return Err((UNKNOWN, too_large)),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            return Err((UNKNOWN, too_large));
+        }
         Err(e) => {
-            return Err((UNKNOWN, GatewayError::invalid(format!("could not read the request body: {e}"), None)));
+            return Err((
+                UNKNOWN,
+                GatewayError::invalid(format!("could not read the request body: {e}"), None),
+            ));
         }
     };
     let body = JsonBody::parse(bytes).map_err(|e| (UNKNOWN, e))?;
     let view = ChatView::read(&body, endpoint.required_field()).map_err(|e| (UNKNOWN, e))?;
     let Some(group) = rt.models.get(&view.model) else {
-        let available = rt.models.names().iter().map(|n| &**n).collect::<Vec<_>>().join(", ");
-        return Err((UNKNOWN, GatewayError::ModelNotFound { model: view.model, available }));
+        let available = rt
+            .models
+            .names()
+            .iter()
+            .map(|n| &**n)
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err((
+            UNKNOWN,
+            GatewayError::ModelNotFound {
+                model: view.model,
+                available,
+            },
+        ));
     };
     if !identity.allows(&rt.config, &view.model) {
         return Err((&group.name, GatewayError::Forbidden { model: view.model }));
     }
-    Ok(ProxyRequest { id, endpoint, group: group.clone(), body, view, headers, received, identity })
+    Ok(ProxyRequest {
+        id,
+        endpoint,
+        group: group.clone(),
+        body,
+        view,
+        headers,
+        received,
+        identity,
+    })
 }

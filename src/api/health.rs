@@ -36,5 +36,12 @@ pub(super) async fn ready(State(app): State<Arc<AppState>>) -> (StatusCode, Json
         deployments,
         healthy_deployments,
     };
-    (if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
+    (
+        if ready {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
+        Json(body),
+    )
 }

@@ -30,7 +30,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/embeddings", post(forward::embeddings))
         .route("/v1/models", get(models::list))
         .route("/models", get(models::list))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), require_key));
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_key,
+        ));
     keyed
         .route("/health/liveliness", get(health::live))
         .route("/health/liveness", get(health::live))
@@ -44,11 +47,17 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 async fn not_found(request: Request) -> Response {
-    GatewayError::RouteNotFound { method: request.method().to_string(), path: request.uri().path().to_owned() }
-        .into_response()
+    GatewayError::RouteNotFound {
+        method: request.method().to_string(),
+        path: request.uri().path().to_owned(),
+    }
+    .into_response()
 }
 
 async fn method_not_allowed(request: Request) -> Response {
-    GatewayError::MethodNotAllowed { method: request.method().to_string(), path: request.uri().path().to_owned() }
-        .into_response()
+    GatewayError::MethodNotAllowed {
+        method: request.method().to_string(),
+        path: request.uri().path().to_owned(),
+    }
+    .into_response()
 }

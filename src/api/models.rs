@@ -22,14 +22,25 @@ struct Model {
 }
 
 /// The list of model groups.
-pub(super) async fn list(State(app): State<Arc<AppState>>, Extension(identity): Extension<Identity>) -> Json<ModelList> {
+pub(super) async fn list(
+    State(app): State<Arc<AppState>>,
+    Extension(identity): Extension<Identity>,
+) -> Json<ModelList> {
     let rt = app.runtime();
     let data = rt
         .models
         .names()
         .iter()
         .filter(|name| identity.allows(&rt.config, name))
-        .map(|name| Model { id: name.to_string(), object: "model", created: 0, owned_by: "switchyard" })
+        .map(|name| Model {
+            id: name.to_string(),
+            object: "model",
+            created: 0,
+            owned_by: "switchyard",
+        })
         .collect();
-    Json(ModelList { object: "list", data })
+    Json(ModelList {
+        object: "list",
+        data,
+    })
 }

@@ -21,9 +21,10 @@ pub(super) async fn metrics(State(app): State<Arc<AppState>>, headers: HeaderMap
     match app.metrics.encode() {
         Ok(text) => {
             let mut response = text.into_response();
-            response
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
             response
         }
         Err(e) => GatewayError::Internal(format!("encoding metrics: {e}")).into_response(),

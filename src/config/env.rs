@@ -31,9 +31,9 @@ const PREFIX: &str = "os.environ/";
 /// else is returned as is.
 pub(crate) fn resolve(env: &dyn Env, value: &str) -> Result<String, String> {
     match value.strip_prefix(PREFIX) {
-        Some(name) => env
-            .var(name)
-            .ok_or_else(|| format!("environment variable `{name}` is not set (referenced as `{value}`)")),
+        Some(name) => env.var(name).ok_or_else(|| {
+            format!("environment variable `{name}` is not set (referenced as `{value}`)")
+        }),
         None => Ok(value.to_owned()),
     }
 }

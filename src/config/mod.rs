@@ -193,10 +193,21 @@ pub fn load(path: Option<&Path>, env: &dyn Env) -> Result<(Config, Vec<Warning>)
 }
 
 /// Parses and validates config text; `origin` names it in errors.
-pub fn parse(text: &str, origin: &str, env: &dyn Env) -> Result<(Config, Vec<Warning>), ConfigError> {
-    let error = |path: String, message: String| ConfigError { origin: origin.to_owned(), path, message };
+pub fn parse(
+    text: &str,
+    origin: &str,
+    env: &dyn Env,
+) -> Result<(Config, Vec<Warning>), ConfigError> {
+    let error = |path: String, message: String| ConfigError {
+        origin: origin.to_owned(),
+        path,
+        message,
+    };
     if text.trim().is_empty() {
-        return Err(error("(file)".into(), "the file is empty; expected a YAML mapping with `model_list`".into()));
+        return Err(error(
+            "(file)".into(),
+            "the file is empty; expected a YAML mapping with `model_list`".into(),
+        ));
     }
     let mut ignored: Vec<String> = Vec::new();
     let de = serde_norway::Deserializer::from_str(text);
@@ -204,18 +215,28 @@ pub fn parse(text: &str, origin: &str, env: &dyn Env) -> Result<(Config, Vec<War
     let de = serde_ignored::Deserializer::new(de, &mut track);
     let raw: litellm::RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
-        let path = if path == "." { "(top level)".to_owned() } else { path };
+        let path = if path == "." {
+            "(top level)".to_owned()
+        } else {
+            path
+        };
         error(path, e.into_inner().to_string())
     })?;
     let mut warnings = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for path in ignored {
-        let shape = path.split('[').map(|p| p.split_once(']').map_or(p, |(_, rest)| rest)).collect::<String>();
+        let shape = path
+            .split('[')
+            .map(|p| p.split_once(']').map_or(p, |(_, rest)| rest))
+            .collect::<String>();
         if seen.insert(shape) {
-            warnings.push(Warning(format!("{origin}: `{path}` is not implemented by switchyard; ignored")));
+            warnings.push(Warning(format!(
+                "{origin}: `{path}` is not implemented by switchyard; ignored"
+            )));
         }
     }
-    let config = validate::validate(raw, origin, env, &mut warnings).map_err(|(path, message)| error(path, message))?;
+    let config = validate::validate(raw, origin, env, &mut warnings)
+        .map_err(|(path, message)| error(path, message))?;
     Ok((config, warnings))
 }
 
@@ -227,9 +248,15 @@ fn key_path(path: &serde_ignored::Path<'_>) -> String {
         P::Seq { parent, index } => format!("{}[{index}]", key_path(parent)),
         P::Map { parent, key } => {
             let parent = key_path(parent);
-            if parent.is_empty() { key.clone() } else { format!("{parent}.{key}") }
+            if parent.is_empty() {
+                key.clone()
+            } else {
+                format!("{parent}.{key}")
+            }
         }
-        P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => key_path(parent),
+        P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => {
+            key_path(parent)
+        }
     }
 }
 

@@ -12,8 +12,13 @@ use crate::{providers::ProviderKind, secret::Secret};
 /// A validation failure: (key path, message).
 pub(super) type Failure = (String, String);
 
-const STRATEGIES: &[&str] =
-    &["simple-shuffle", "least-busy", "latency-based-routing", "usage-based-routing", "cost-based-routing"];
+const STRATEGIES: &[&str] = &[
+    "simple-shuffle",
+    "least-busy",
+    "latency-based-routing",
+    "usage-based-routing",
+    "cost-based-routing",
+];
 const CORES: &[&str] = &["v1", "v2", "shadow"];
 
 pub(super) fn validate(
@@ -24,8 +29,11 @@ pub(super) fn validate(
 ) -> Result<Config, Failure> {
     let rs = &raw.router_settings;
     let sw = &raw.switchyard_settings.router;
-    let default_timeout = seconds("router_settings.timeout", rs.timeout.or(raw.litellm_settings.request_timeout))?
-        .unwrap_or(Duration::from_secs(600));
+    let default_timeout = seconds(
+        "router_settings.timeout",
+        rs.timeout.or(raw.litellm_settings.request_timeout),
+    )?
+    .unwrap_or(Duration::from_secs(600));
 
     let mut deployments = Vec::with_capacity(raw.model_list.len());
     let mut per_group: HashMap<String, usize> = HashMap::new();
@@ -33,35 +41,60 @@ pub(super) fn validate(
         let path = format!("model_list[{i}]");
         match deployment(entry, &path, env, default_timeout, &mut per_group)? {
             Ok(d) => deployments.push(d),
-            Err(why) => warnings.push(Warning(format!("{origin}: {path}: {why}; deployment skipped"))),
+            Err(why) => warnings.push(Warning(format!(
+                "{origin}: {path}: {why}; deployment skipped"
+            ))),
         }
     }
     if deployments.is_empty() {
-        return Err(("model_list".into(), "expected at least one usable deployment".into()));
+        return Err((
+            "model_list".into(),
+            "expected at least one usable deployment".into(),
+        ));
     }
     let mut ids = std::collections::HashSet::new();
     for d in &deployments {
         if !ids.insert(d.id.as_str()) {
-            return Err(("model_list".into(), format!("deployment id `{}` is used twice", d.id)));
+            return Err((
+                "model_list".into(),
+                format!("deployment id `{}` is used twice", d.id),
+            ));
         }
     }
 
-    let strategy = rs.routing_strategy.clone().unwrap_or_else(|| "simple-shuffle".into());
+    let strategy = rs
+        .routing_strategy
+        .clone()
+        .unwrap_or_else(|| "simple-shuffle".into());
     if !STRATEGIES.contains(&strategy.as_str()) {
-        return Err(("router_settings.routing_strategy".into(), format!("expected one of {STRATEGIES:?}, got `{strategy}`")));
+        return Err((
+            "router_settings.routing_strategy".into(),
+            format!("expected one of {STRATEGIES:?}, got `{strategy}`"),
+        ));
     }
-    let core = env.var("SWITCHYARD_ROUTER_CORE").or_else(|| rs.router_core.clone()).unwrap_or_else(|| "v2".into());
+    let core = env
+        .var("SWITCHYARD_ROUTER_CORE")
+        .or_else(|| rs.router_core.clone())
+        .unwrap_or_else(|| "v2".into());
     if !CORES.contains(&core.as_str()) {
-        return Err(("router_settings.router_core".into(), format!("expected one of {CORES:?}, got `{core}`")));
+        return Err((
+            "router_settings.router_core".into(),
+            format!("expected one of {CORES:?}, got `{core}`"),
+        ));
     }
-    let groups: std::collections::HashSet<&str> = deployments.iter().map(|d| d.model_name.as_str()).collect();
+    let groups: std::collections::HashSet<&str> =
+        deployments.iter().map(|d| d.model_name.as_str()).collect();
     let router = RouterSettings {
         strategy,
         core,
-        num_retries: rs.num_retries.or(raw.litellm_settings.num_retries).unwrap_or(2),
+        num_retries: rs
+            .num_retries
+            .or(raw.litellm_settings.num_retries)
+            .unwrap_or(2),
         retry_after: seconds("router_settings.retry_after", rs.retry_after)?.unwrap_or_default(),
         allowed_fails: rs.allowed_fails.unwrap_or(3),
-        cooldown: seconds("router_settings.cooldown_time", rs.cooldown_time)?.unwrap_or(Duration::from_secs(5)),
+        cooldown: seconds("router_settings.cooldown_time", rs.cooldown_time)?
+            .unwrap_or(Duration::from_secs(5)),
         fallbacks: fallbacks("router_settings.fallbacks", &rs.fallbacks, &groups)?,
         context_window_fallbacks: fallbacks(
             "router_settings.context_window_fallbacks",
@@ -73,8 +106,11 @@ pub(super) fn validate(
             &rs.content_policy_fallbacks,
             &groups,
         )?,
-        deadline: seconds("switchyard_settings.router.deadline_seconds", sw.deadline_seconds)?
-            .unwrap_or(Duration::from_secs(600)),
+        deadline: seconds(
+            "switchyard_settings.router.deadline_seconds",
+            sw.deadline_seconds,
+        )?
+        .unwrap_or(Duration::from_secs(600)),
         first_token_timeout: seconds(
             "switchyard_settings.router.first_token_timeout_seconds",
             sw.first_token_timeout_seconds,
@@ -88,15 +124,23 @@ pub(super) fn validate(
         redis_url: secret(env, "router_settings.redis_url", rs.redis_url.as_deref())?,
     };
 
-    let cache = match (raw.litellm_settings.cache, &raw.litellm_settings.cache_params) {
+    let cache = match (
+        raw.litellm_settings.cache,
+        &raw.litellm_settings.cache_params,
+    ) {
         (Some(true), params) => {
             let p = params.as_ref();
             Some(CacheSettings {
-                kind: p.and_then(|p| p.kind.clone()).unwrap_or_else(|| "local".into()),
+                kind: p
+                    .and_then(|p| p.kind.clone())
+                    .unwrap_or_else(|| "local".into()),
                 ttl: seconds("litellm_settings.cache_params.ttl", p.and_then(|p| p.ttl))?
                     .unwrap_or(Duration::from_secs(600)),
-                max_bytes: mib("litellm_settings.cache_params.max_size_mb", p.and_then(|p| p.max_size_mb))?
-                    .unwrap_or(256 << 20),
+                max_bytes: mib(
+                    "litellm_settings.cache_params.max_size_mb",
+                    p.and_then(|p| p.max_size_mb),
+                )?
+                .unwrap_or(256 << 20),
                 shared_across_keys: p.and_then(|p| p.shared_across_keys).unwrap_or(false),
             })
         }
@@ -107,16 +151,27 @@ pub(super) fn validate(
     let mut keys = Vec::new();
     for (i, k) in raw.switchyard_settings.keys.iter().enumerate() {
         let path = format!("switchyard_settings.keys[{i}].key");
-        let key = secret(env, &path, Some(&k.key))?.ok_or_else(|| (path.clone(), "expected a key".to_owned()))?;
+        let key = secret(env, &path, Some(&k.key))?
+            .ok_or_else(|| (path.clone(), "expected a key".to_owned()))?;
         for m in &k.models {
             if !groups.contains(m.as_str()) {
-                return Err((format!("switchyard_settings.keys[{i}].models"), format!("unknown model `{m}`")));
+                return Err((
+                    format!("switchyard_settings.keys[{i}].models"),
+                    format!("unknown model `{m}`"),
+                ));
             }
         }
-        keys.push(VirtualKeyConfig { key, models: k.models.clone(), rpm_limit: k.rpm_limit, tpm_limit: k.tpm_limit });
+        keys.push(VirtualKeyConfig {
+            key,
+            models: k.models.clone(),
+            rpm_limit: k.rpm_limit,
+            tpm_limit: k.tpm_limit,
+        });
     }
     if raw.switchyard_settings.agent.is_some() {
-        warnings.push(Warning(format!("{origin}: `switchyard_settings.agent` is not implemented yet; ignored")));
+        warnings.push(Warning(format!(
+            "{origin}: `switchyard_settings.agent` is not implemented yet; ignored"
+        )));
     }
     Ok(Config {
         origin: origin.to_owned(),
@@ -125,12 +180,18 @@ pub(super) fn validate(
         cache,
         master_key: secret(env, "general_settings.master_key", gs.master_key.as_deref())?,
         keys,
-        max_request_bytes: mib("general_settings.max_request_size_mb", gs.max_request_size_mb)?
-            .map_or(10 << 20, |b| b as usize),
+        max_request_bytes: mib(
+            "general_settings.max_request_size_mb",
+            gs.max_request_size_mb,
+        )?
+        .map_or(10 << 20, |b| b as usize),
         max_parallel_requests: gs.max_parallel_requests.map_or(2048, |n| n as usize),
         metrics_require_key: raw.switchyard_settings.metrics_require_key.unwrap_or(false),
-        drain_timeout: seconds("switchyard_settings.drain_timeout_seconds", raw.switchyard_settings.drain_timeout_seconds)?
-            .unwrap_or(Duration::from_secs(30)),
+        drain_timeout: seconds(
+            "switchyard_settings.drain_timeout_seconds",
+            raw.switchyard_settings.drain_timeout_seconds,
+        )?
+        .unwrap_or(Duration::from_secs(30)),
     })
 }
 
@@ -144,11 +205,17 @@ fn deployment(
 ) -> Result<Result<DeploymentConfig, String>, Failure> {
     let p = &entry.litellm_params;
     if entry.model_name.trim().is_empty() {
-        return Err((format!("{path}.model_name"), "expected a non-empty model name".into()));
+        return Err((
+            format!("{path}.model_name"),
+            "expected a non-empty model name".into(),
+        ));
     }
     let model = p.model.trim();
     if model.is_empty() {
-        return Err((format!("{path}.litellm_params.model"), "expected `<provider>/<model>`, e.g. `openai/gpt-4o`".into()));
+        return Err((
+            format!("{path}.litellm_params.model"),
+            "expected `<provider>/<model>`, e.g. `openai/gpt-4o`".into(),
+        ));
     }
     // LiteLLM infers `openai` for bare names such as `gpt-4o`.
     let (prefix, upstream) = model.split_once('/').unwrap_or(("openai", model));
@@ -166,34 +233,57 @@ fn deployment(
         _ => format!("{}#{n}", entry.model_name),
     };
     *n += 1;
-    let api_key = match secret(env, &format!("{path}.litellm_params.api_key"), p.api_key.as_deref())? {
+    let api_key = match secret(
+        env,
+        &format!("{path}.litellm_params.api_key"),
+        p.api_key.as_deref(),
+    )? {
         Some(k) => Some(k),
-        None => provider.default_key_env().and_then(|name| env.var(name)).map(Secret::new),
+        None => provider
+            .default_key_env()
+            .and_then(|name| env.var(name))
+            .map(Secret::new),
     };
     let api_base = match &p.api_base {
-        Some(b) => Some(resolve(env, b).map_err(|m| (format!("{path}.litellm_params.api_base"), m))?),
+        Some(b) => {
+            Some(resolve(env, b).map_err(|m| (format!("{path}.litellm_params.api_base"), m))?)
+        }
         None => provider.default_base_env().and_then(|name| env.var(name)),
     };
     if let Some(base) = &api_base {
         if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err((format!("{path}.litellm_params.api_base"), format!("expected an http:// or https:// URL, got `{base}`")));
+            return Err((
+                format!("{path}.litellm_params.api_base"),
+                format!("expected an http:// or https:// URL, got `{base}`"),
+            ));
         }
     }
     let api_version = match &p.api_version {
-        Some(v) => Some(resolve(env, v).map_err(|m| (format!("{path}.litellm_params.api_version"), m))?),
-        None => provider.default_version_env().and_then(|name| env.var(name)),
+        Some(v) => {
+            Some(resolve(env, v).map_err(|m| (format!("{path}.litellm_params.api_version"), m))?)
+        }
+        None => provider
+            .default_version_env()
+            .and_then(|name| env.var(name)),
     };
     if provider.needs_api_base() && api_base.is_none() {
-        return Err((format!("{path}.litellm_params.api_base"), format!("provider `{prefix}` needs an api_base")));
+        return Err((
+            format!("{path}.litellm_params.api_base"),
+            format!("provider `{prefix}` needs an api_base"),
+        ));
     }
-    let timeout = seconds(&format!("{path}.litellm_params.timeout"), p.timeout)?.unwrap_or(default_timeout);
+    let timeout =
+        seconds(&format!("{path}.litellm_params.timeout"), p.timeout)?.unwrap_or(default_timeout);
     let mock = MockParams {
         response: p.mock_response.clone(),
         latency: Duration::from_millis(p.mock_latency_ms.unwrap_or(0)),
         chunk_delay: Duration::from_millis(p.mock_chunk_delay_ms.unwrap_or(0)),
         error_status: match p.mock_error_status {
             Some(s) if !(400..=599).contains(&s) => {
-                return Err((format!("{path}.litellm_params.mock_error_status"), "expected an HTTP error status 400-599".into()));
+                return Err((
+                    format!("{path}.litellm_params.mock_error_status"),
+                    "expected an HTTP error status 400-599".into(),
+                ));
             }
             s => s,
         },
@@ -213,8 +303,12 @@ fn deployment(
         tpm: p.tpm,
         weight: p.weight,
         timeout,
-        input_cost_per_token: p.input_cost_per_token.or(entry.model_info.input_cost_per_token),
-        output_cost_per_token: p.output_cost_per_token.or(entry.model_info.output_cost_per_token),
+        input_cost_per_token: p
+            .input_cost_per_token
+            .or(entry.model_info.input_cost_per_token),
+        output_cost_per_token: p
+            .output_cost_per_token
+            .or(entry.model_info.output_cost_per_token),
         supports_assistant_prefill: entry.model_info.supports_assistant_prefill,
         embedding_only: entry.model_info.mode.as_deref() == Some("embedding"),
         mock,
@@ -225,7 +319,10 @@ fn seconds(path: &str, value: Option<f64>) -> Result<Option<Duration>, Failure> 
     match value {
         None => Ok(None),
         Some(v) if v.is_finite() && v >= 0.0 && v < 1e9 => Ok(Some(Duration::from_secs_f64(v))),
-        Some(v) => Err((path.to_owned(), format!("expected a number of seconds >= 0, got {v}"))),
+        Some(v) => Err((
+            path.to_owned(),
+            format!("expected a number of seconds >= 0, got {v}"),
+        )),
     }
 }
 
@@ -233,12 +330,21 @@ fn mib(path: &str, value: Option<f64>) -> Result<Option<u64>, Failure> {
     match value {
         None => Ok(None),
         Some(v) if v.is_finite() && v > 0.0 && v < 1e6 => Ok(Some((v * 1024.0 * 1024.0) as u64)),
-        Some(v) => Err((path.to_owned(), format!("expected a size in MiB > 0, got {v}"))),
+        Some(v) => Err((
+            path.to_owned(),
+            format!("expected a size in MiB > 0, got {v}"),
+        )),
     }
 }
 
 fn secret(env: &dyn Env, path: &str, value: Option<&str>) -> Result<Option<Secret>, Failure> {
-    value.map(|v| resolve(env, v).map(Secret::new).map_err(|m| (path.to_owned(), m))).transpose()
+    value
+        .map(|v| {
+            resolve(env, v)
+                .map(Secret::new)
+                .map_err(|m| (path.to_owned(), m))
+        })
+        .transpose()
 }
 
 fn fallbacks(
@@ -251,10 +357,15 @@ fn fallbacks(
         for (from, to) in map {
             for name in std::iter::once(from).chain(to) {
                 if !groups.contains(name.as_str()) {
-                    return Err((format!("{path}[{i}].{from}"), format!("unknown model group `{name}`")));
+                    return Err((
+                        format!("{path}[{i}].{from}"),
+                        format!("unknown model group `{name}`"),
+                    ));
                 }
             }
-            out.entry(from.clone()).or_default().extend(to.iter().cloned());
+            out.entry(from.clone())
+                .or_default()
+                .extend(to.iter().cloned());
         }
     }
     Ok(out)

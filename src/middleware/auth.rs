@@ -33,7 +33,10 @@ impl Identity {
     pub fn allows(&self, config: &Config, model: &str) -> bool {
         match self {
             Self::Anonymous | Self::Master => true,
-            Self::Virtual(n) => config.keys.get(*n).is_some_and(|k| k.models.is_empty() || k.models.iter().any(|m| m == model)),
+            Self::Virtual(n) => config
+                .keys
+                .get(*n)
+                .is_some_and(|k| k.models.is_empty() || k.models.iter().any(|m| m == model)),
         }
     }
 
@@ -48,7 +51,11 @@ impl Identity {
 }
 
 /// axum middleware fn: 401 without a valid key when keys are configured.
-pub async fn require_key(State(app): State<Arc<AppState>>, mut request: Request, next: Next) -> Response {
+pub async fn require_key(
+    State(app): State<Arc<AppState>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let rt = app.runtime();
     match identify(&rt.config, request.headers()) {
         Ok(identity) => {
@@ -81,20 +88,33 @@ pub fn identify(config: &Config, headers: &HeaderMap) -> Result<Identity, Gatewa
             found = Some(Identity::Virtual(n));
         }
     }
-    found.ok_or_else(|| GatewayError::Unauthorized { message: "Invalid API key".into() })
+    found.ok_or_else(|| GatewayError::Unauthorized {
+        message: "Invalid API key".into(),
+    })
 }
 
 fn presented_key(headers: &HeaderMap) -> Option<&str> {
-    if let Some(v) = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    if let Some(v) = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         let v = v.trim();
-        let token = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")).unwrap_or(v).trim();
+        let token = v
+            .strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+            .unwrap_or(v)
+            .trim();
         if !token.is_empty() {
             return Some(token);
         }
     }
-    ["api-key", "x-api-key"]
-        .iter()
-        .find_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|s| !s.is_empty()))
+    ["api-key", "x-api-key"].iter().find_map(|name| {
+        headers
+            .get(*name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    })
 }
 
 #[cfg(test)]
@@ -121,14 +141,26 @@ mod tests {
              general_settings: {master_key: sk-master}\n\
              switchyard_settings: {keys: [{key: sk-team, models: [a]}]}",
         );
-        assert_eq!(identify(&c, &headers("authorization", "Bearer sk-master")), Ok(Identity::Master));
-        assert_eq!(identify(&c, &headers("x-api-key", "sk-team")), Ok(Identity::Virtual(0)));
-        assert_eq!(identify(&c, &headers("api-key", "sk-team")), Ok(Identity::Virtual(0)));
+        assert_eq!(
+            identify(&c, &headers("authorization", "Bearer sk-master")).ok(),
+            Some(Identity::Master)
+        );
+        assert_eq!(
+            identify(&c, &headers("x-api-key", "sk-team")).ok(),
+            Some(Identity::Virtual(0))
+        );
+        assert_eq!(
+            identify(&c, &headers("api-key", "sk-team")).ok(),
+            Some(Identity::Virtual(0))
+        );
         assert!(identify(&c, &headers("authorization", "Bearer nope")).is_err());
         assert!(identify(&c, &HeaderMap::new()).is_err());
         assert!(Identity::Virtual(0).allows(&c, "a"));
         assert!(!Identity::Virtual(0).allows(&c, "b"));
         let open = config("model_list: [{model_name: a, litellm_params: {model: mock/a}}]");
-        assert_eq!(identify(&open, &HeaderMap::new()), Ok(Identity::Anonymous));
+        assert_eq!(
+            identify(&open, &HeaderMap::new()).ok(),
+            Some(Identity::Anonymous)
+        );
     }
 }

@@ -73,7 +73,9 @@ where
                                     m.usage(usage);
                                 }
                                 if let Some(first) = end.first_content {
-                                    m.ttft.observe(first.saturating_duration_since(received).as_secs_f64());
+                                    m.ttft.observe(
+                                        first.saturating_duration_since(received).as_secs_f64(),
+                                    );
                                 }
                                 m.duration.observe(received.elapsed().as_secs_f64());
                                 drop(in_flight);
@@ -87,7 +89,11 @@ where
                     let provider = deployment
                         .and_then(|id| group.deployments.iter().find(|d| &d.id == id))
                         .map_or("none", |d| d.provider_label());
-                    m.answered(deployment.map_or("none", |d| d), provider, e.status().as_u16());
+                    m.answered(
+                        deployment.map_or("none", |d| d),
+                        provider,
+                        e.status().as_u16(),
+                    );
                     m.duration.observe(received.elapsed().as_secs_f64());
                     Err(e)
                 }

@@ -1,5 +1,5 @@
 //! Middleware: one module per layer.
 
+pub mod auth;
 pub mod metrics;
 pub mod request_id;
-pub mod auth;

@@ -47,13 +47,12 @@ impl JsonBody {
     /// Parses `raw` as a JSON object. Bad JSON or a non-object is a 400.
     pub fn parse(raw: Bytes) -> Result<Self, GatewayError> {
         let members = {
-            let parsed: Members<'_> = serde_json::from_slice(&raw).map_err(|e| {
-                GatewayError::InvalidRequest {
+            let parsed: Members<'_> =
+                serde_json::from_slice(&raw).map_err(|e| GatewayError::InvalidRequest {
                     message: format!("The request body is not valid JSON: {e}"),
                     param: None,
                     code: "invalid_json",
-                }
-            })?;
+                })?;
             let base = raw.as_ptr() as usize;
             parsed
                 .0
@@ -61,7 +60,10 @@ impl JsonBody {
                 .map(|(key, value)| {
                     // The raw value borrows from `raw`: its offset is a pointer difference.
                     let start = value.get().as_ptr() as usize - base;
-                    Member { key: key.into(), value: start..start + value.get().len() }
+                    Member {
+                        key: key.into(),
+                        value: start..start + value.get().len(),
+                    }
                 })
                 .collect()
         };
@@ -80,7 +82,10 @@ impl JsonBody {
     }
 
     /// Member `key` deserialised as `T`; `None` when absent or `null`.
-    pub fn field<'a, T: Deserialize<'a>>(&'a self, key: &str) -> Result<Option<T>, serde_json::Error> {
+    pub fn field<'a, T: Deserialize<'a>>(
+        &'a self,
+        key: &str,
+    ) -> Result<Option<T>, serde_json::Error> {
         match self.get(key) {
             None | Some("null") => Ok(None),
             Some(text) => serde_json::from_str(text).map(Some),
@@ -95,7 +100,9 @@ impl JsonBody {
     /// The body to send upstream. Without changes the original bytes are reused as is; otherwise
     /// the object is written back member by member from the raw slices (values byte for byte).
     pub fn rewrite(&self, rw: &Rewrite<'_>) -> Bytes {
-        let model_changes = rw.model.is_some_and(|m| self.field::<&str>("model").ok().flatten() != Some(m));
+        let model_changes = rw
+            .model
+            .is_some_and(|m| self.field::<&str>("model").ok().flatten() != Some(m));
         let removes = self.members.iter().any(|m| rw.remove.contains(&&*m.key));
         let usage = rw.include_usage && !self.asks_usage();
         if !model_changes && !removes && !usage {
@@ -137,7 +144,12 @@ impl JsonBody {
             #[serde(default)]
             include_usage: Option<bool>,
         }
-        matches!(self.field::<StreamOptions>("stream_options"), Ok(Some(StreamOptions { include_usage: Some(true) })))
+        matches!(
+            self.field::<StreamOptions>("stream_options"),
+            Ok(Some(StreamOptions {
+                include_usage: Some(true)
+            }))
+        )
     }
 }
 
@@ -178,14 +190,23 @@ mod tests {
     #[test]
     fn unchanged_body_is_reused() {
         let b = body(r#"{"model":"m","messages":[]}"#);
-        let out = b.rewrite(&Rewrite { model: Some("m"), ..Default::default() });
+        let out = b.rewrite(&Rewrite {
+            model: Some("m"),
+            ..Default::default()
+        });
         assert_eq!(out.as_ptr(), b.raw().as_ptr());
     }
 
     #[test]
     fn rewrites_model_and_keeps_other_bytes() {
-        let b = body(r#"{ "model" : "public", "temperature": 0.70, "x_vendor": {"a" : [1, 2]}, "agent": {} }"#);
-        let out = b.rewrite(&Rewrite { model: Some("org/up\"stream"), remove: &["agent"], include_usage: false });
+        let b = body(
+            r#"{ "model" : "public", "temperature": 0.70, "x_vendor": {"a" : [1, 2]}, "agent": {} }"#,
+        );
+        let out = b.rewrite(&Rewrite {
+            model: Some("org/up\"stream"),
+            remove: &["agent"],
+            include_usage: false,
+        });
         assert_eq!(
             std::str::from_utf8(&out).unwrap(),
             r#"{"model":"org/up\"stream","temperature":0.70,"x_vendor":{"a" : [1, 2]}}"#
@@ -195,13 +216,24 @@ mod tests {
     #[test]
     fn adds_usage_option_replacing_existing_stream_options() {
         let b = body(r#"{"model":"m","stream":true,"stream_options":{"include_usage":false}}"#);
-        let out = b.rewrite(&Rewrite { include_usage: true, ..Default::default() });
+        let out = b.rewrite(&Rewrite {
+            include_usage: true,
+            ..Default::default()
+        });
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["stream_options"]["include_usage"], true);
         assert!(!b.asks_usage());
         let asked = body(r#"{"model":"m","stream_options":{"include_usage":true}}"#);
         assert!(asked.asks_usage());
-        assert_eq!(asked.rewrite(&Rewrite { include_usage: true, ..Default::default() }).as_ptr(), asked.raw().as_ptr());
+        assert_eq!(
+            asked
+                .rewrite(&Rewrite {
+                    include_usage: true,
+                    ..Default::default()
+                })
+                .as_ptr(),
+            asked.raw().as_ptr()
+        );
     }
 
     #[test]

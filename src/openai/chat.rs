@@ -46,22 +46,28 @@ impl ChatView {
     pub fn read(body: &JsonBody, needs: &'static str) -> Result<Self, GatewayError> {
         let model = match body.field::<String>("model") {
             Ok(Some(m)) if !m.trim().is_empty() => m,
-            Ok(_) => return Err(GatewayError::InvalidRequest {
-                message: "you must provide a model parameter".into(),
-                param: Some("model"),
-                code: "missing_model",
-            }),
-            Err(_) => return Err(GatewayError::InvalidRequest {
-                message: "`model` must be a string".into(),
-                param: Some("model"),
-                code: "invalid_type",
-            }),
+            Ok(_) => {
+                return Err(GatewayError::InvalidRequest {
+                    message: "you must provide a model parameter".into(),
+                    param: Some("model"),
+                    code: "missing_model",
+                });
+            }
+            Err(_) => {
+                return Err(GatewayError::InvalidRequest {
+                    message: "`model` must be a string".into(),
+                    param: Some("model"),
+                    code: "invalid_type",
+                });
+            }
         };
-        let stream = body.field::<bool>("stream").map_err(|_| GatewayError::InvalidRequest {
-            message: "`stream` must be a boolean".into(),
-            param: Some("stream"),
-            code: "invalid_type",
-        })?;
+        let stream = body
+            .field::<bool>("stream")
+            .map_err(|_| GatewayError::InvalidRequest {
+                message: "`stream` must be a boolean".into(),
+                param: Some("stream"),
+                code: "invalid_type",
+            })?;
         match (needs, body.get(needs)) {
             (_, None | Some("null")) => {
                 return Err(GatewayError::InvalidRequest {
@@ -79,7 +85,11 @@ impl ChatView {
             }
             _ => {}
         }
-        Ok(Self { model, stream: stream.unwrap_or(false), include_usage: body.asks_usage() })
+        Ok(Self {
+            model,
+            stream: stream.unwrap_or(false),
+            include_usage: body.asks_usage(),
+        })
     }
 }
 
@@ -90,17 +100,40 @@ mod tests {
     use super::*;
 
     fn read(s: &'static str) -> Result<ChatView, GatewayError> {
-        ChatView::read(&JsonBody::parse(Bytes::from_static(s.as_bytes()))?, "messages")
+        ChatView::read(
+            &JsonBody::parse(Bytes::from_static(s.as_bytes()))?,
+            "messages",
+        )
     }
 
     #[test]
     fn reads_and_rejects() {
-        let v = read(r#"{"model":"m","messages":[],"stream":true,"stream_options":{"include_usage":true}}"#).unwrap();
+        let v = read(
+            r#"{"model":"m","messages":[],"stream":true,"stream_options":{"include_usage":true}}"#,
+        )
+        .unwrap();
         assert!(v.stream && v.include_usage && v.model == "m");
-        assert_eq!(read(r#"{"messages":[]}"#).unwrap_err().code(), "missing_model");
-        assert_eq!(read(r#"{"model":3,"messages":[]}"#).unwrap_err().code(), "invalid_type");
-        assert_eq!(read(r#"{"model":"m"}"#).unwrap_err().code(), "missing_required_parameter");
-        assert_eq!(read(r#"{"model":"m","messages":"hi"}"#).unwrap_err().code(), "invalid_type");
-        assert_eq!(read(r#"{"model":"m","messages":[],"stream":"yes"}"#).unwrap_err().code(), "invalid_type");
+        assert_eq!(
+            read(r#"{"messages":[]}"#).unwrap_err().code(),
+            "missing_model"
+        );
+        assert_eq!(
+            read(r#"{"model":3,"messages":[]}"#).unwrap_err().code(),
+            "invalid_type"
+        );
+        assert_eq!(
+            read(r#"{"model":"m"}"#).unwrap_err().code(),
+            "missing_required_parameter"
+        );
+        assert_eq!(
+            read(r#"{"model":"m","messages":"hi"}"#).unwrap_err().code(),
+            "invalid_type"
+        );
+        assert_eq!(
+            read(r#"{"model":"m","messages":[],"stream":"yes"}"#)
+                .unwrap_err()
+                .code(),
+            "invalid_type"
+        );
     }
 }

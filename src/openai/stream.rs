@@ -44,7 +44,9 @@ impl ChunkView {
     /// Whether this chunk carries answer content (text or a tool call).
     pub fn has_content(&self) -> bool {
         self.choices.iter().any(|c| {
-            c.delta.as_ref().is_some_and(|d| d.content.as_deref().is_some_and(|t| !t.is_empty()) || d.tool_calls.is_some())
+            c.delta.as_ref().is_some_and(|d| {
+                d.content.as_deref().is_some_and(|t| !t.is_empty()) || d.tool_calls.is_some()
+            })
         })
     }
 

@@ -75,17 +75,35 @@ impl Mock {
     }
 
     fn chat(&self, request: &ProxyRequest) -> Reply {
-        let messages: Vec<Message> = request.body.field("messages").ok().flatten().unwrap_or_default();
-        let prompt_tokens = messages.iter().map(|m| estimate_tokens(&text_of(m))).sum::<u64>().max(1);
+        let messages: Vec<Message> = request
+            .body
+            .field("messages")
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let prompt_tokens = messages
+            .iter()
+            .map(|m| estimate_tokens(&text_of(m)))
+            .sum::<u64>()
+            .max(1);
         let text = match &self.params.response {
             Some(text) => text.clone(),
             None => {
-                let last = messages.iter().rev().find(|m| m.role == "user").map(text_of).unwrap_or_default();
+                let last = messages
+                    .iter()
+                    .rev()
+                    .find(|m| m.role == "user")
+                    .map(text_of)
+                    .unwrap_or_default();
                 let last: String = last.chars().take(200).collect();
                 format!("This is a mock response from switchyard. You said: {last}")
             }
         };
-        let limit = request.body.field::<u64>("max_completion_tokens").ok().flatten()
+        let limit = request
+            .body
+            .field::<u64>("max_completion_tokens")
+            .ok()
+            .flatten()
             .or_else(|| request.body.field::<u64>("max_tokens").ok().flatten());
         let mut words: Vec<&str> = text.split_inclusive(' ').collect();
         let mut finish = "stop";
@@ -173,13 +191,16 @@ fn paced(events: Vec<Bytes>, delay: Duration) -> Body {
     if delay.is_zero() {
         return Body::from(events.concat());
     }
-    let s = stream::unfold((events.into_iter(), true), move |(mut it, first)| async move {
-        let next = it.next()?;
-        if !first {
-            tokio::time::sleep(delay).await;
-        }
-        Some((Ok::<_, std::convert::Infallible>(next), (it, false)))
-    });
+    let s = stream::unfold(
+        (events.into_iter(), true),
+        move |(mut it, first)| async move {
+            let next = it.next()?;
+            if !first {
+                tokio::time::sleep(delay).await;
+            }
+            Some((Ok::<_, std::convert::Infallible>(next), (it, false)))
+        },
+    );
     Body::from_stream(s)
 }
 
@@ -216,10 +237,17 @@ fn vector(text: &str, dims: usize) -> Vec<f32> {
             ((z >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) as f32
         })
         .collect();
-    let norm = raw.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::EPSILON);
+    let norm = raw
+        .iter()
+        .map(|x| x * x)
+        .sum::<f32>()
+        .sqrt()
+        .max(f32::EPSILON);
     raw.into_iter().map(|x| x / norm).collect()
 }
 
 fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

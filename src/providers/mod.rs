@@ -13,7 +13,9 @@ use futures_util::future::BoxFuture;
 
 pub use openai_compat::Profile;
 
-use crate::{config::DeploymentConfig, error::GatewayError, proxy::ProxyRequest, upstream::HttpClient};
+use crate::{
+    config::DeploymentConfig, error::GatewayError, proxy::ProxyRequest, upstream::HttpClient,
+};
 
 /// Which adapter a deployment uses, from the prefix of `litellm_params.model`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -49,12 +51,19 @@ impl ProviderKind {
         if prefix == "mock" {
             return Some(Self::Mock);
         }
-        openai_compat::PROFILES.iter().find(|p| p.name == prefix).map(Self::OpenAiCompat)
+        openai_compat::PROFILES
+            .iter()
+            .find(|p| p.name == prefix)
+            .map(Self::OpenAiCompat)
     }
 
     /// Every supported prefix.
     pub fn names() -> Vec<&'static str> {
-        openai_compat::PROFILES.iter().map(|p| p.name).chain(["mock"]).collect()
+        openai_compat::PROFILES
+            .iter()
+            .map(|p| p.name)
+            .chain(["mock"])
+            .collect()
     }
 
     /// The metric label: the prefix.
@@ -109,7 +118,11 @@ impl ProviderKind {
 /// Builds the adapter for one deployment.
 pub fn build(cfg: &DeploymentConfig, client: &HttpClient) -> Result<Arc<dyn Provider>, String> {
     Ok(match cfg.provider {
-        ProviderKind::OpenAiCompat(profile) => Arc::new(openai_compat::OpenAiCompat::new(profile, cfg, client.clone())?),
+        ProviderKind::OpenAiCompat(profile) => Arc::new(openai_compat::OpenAiCompat::new(
+            profile,
+            cfg,
+            client.clone(),
+        )?),
         ProviderKind::Mock => Arc::new(mock::Mock::new(cfg)),
     })
 }

@@ -59,7 +59,11 @@ pub enum Paths {
     Azure,
 }
 
-const fn row(name: &'static str, default_base: Option<&'static str>, key_env: Option<&'static str>) -> Profile {
+const fn row(
+    name: &'static str,
+    default_base: Option<&'static str>,
+    key_env: Option<&'static str>,
+) -> Profile {
     Profile {
         name,
         default_base,
@@ -75,7 +79,14 @@ const fn row(name: &'static str, default_base: Option<&'static str>, key_env: Op
 
 /// Every OpenAI-compatible vendor switchyard knows by prefix.
 pub static PROFILES: &[Profile] = &[
-    Profile { base_env: Some("OPENAI_API_BASE"), ..row("openai", Some("https://api.openai.com/v1"), Some("OPENAI_API_KEY")) },
+    Profile {
+        base_env: Some("OPENAI_API_BASE"),
+        ..row(
+            "openai",
+            Some("https://api.openai.com/v1"),
+            Some("OPENAI_API_KEY"),
+        )
+    },
     Profile {
         auth: Auth::Header("api-key"),
         paths: Paths::Azure,
@@ -83,23 +94,77 @@ pub static PROFILES: &[Profile] = &[
         version_env: Some("AZURE_API_VERSION"),
         ..row("azure", None, Some("AZURE_API_KEY"))
     },
-    Profile { paths: Paths::RootV1, base_env: Some("OLLAMA_API_BASE"), ..row("ollama", Some("http://localhost:11434"), None) },
-    Profile { paths: Paths::RootV1, base_env: Some("OLLAMA_API_BASE"), ..row("ollama_chat", Some("http://localhost:11434"), None) },
-    Profile { base_env: Some("HOSTED_VLLM_API_BASE"), ..row("hosted_vllm", None, Some("HOSTED_VLLM_API_KEY")) },
+    Profile {
+        paths: Paths::RootV1,
+        base_env: Some("OLLAMA_API_BASE"),
+        ..row("ollama", Some("http://localhost:11434"), None)
+    },
+    Profile {
+        paths: Paths::RootV1,
+        base_env: Some("OLLAMA_API_BASE"),
+        ..row("ollama_chat", Some("http://localhost:11434"), None)
+    },
+    Profile {
+        base_env: Some("HOSTED_VLLM_API_BASE"),
+        ..row("hosted_vllm", None, Some("HOSTED_VLLM_API_KEY"))
+    },
     row("vllm", None, None),
     row("custom_openai", None, None),
-    Profile { base_env: Some("LM_STUDIO_API_BASE"), ..row("lm_studio", Some("http://localhost:1234/v1"), Some("LM_STUDIO_API_KEY")) },
+    Profile {
+        base_env: Some("LM_STUDIO_API_BASE"),
+        ..row(
+            "lm_studio",
+            Some("http://localhost:1234/v1"),
+            Some("LM_STUDIO_API_KEY"),
+        )
+    },
     row("llamacpp", Some("http://localhost:8080/v1"), None),
-    row("groq", Some("https://api.groq.com/openai/v1"), Some("GROQ_API_KEY")),
-    row("together_ai", Some("https://api.together.xyz/v1"), Some("TOGETHERAI_API_KEY")),
-    row("deepseek", Some("https://api.deepseek.com/v1"), Some("DEEPSEEK_API_KEY")),
-    row("mistral", Some("https://api.mistral.ai/v1"), Some("MISTRAL_API_KEY")),
-    row("openrouter", Some("https://openrouter.ai/api/v1"), Some("OPENROUTER_API_KEY")),
-    row("fireworks_ai", Some("https://api.fireworks.ai/inference/v1"), Some("FIREWORKS_AI_API_KEY")),
+    row(
+        "groq",
+        Some("https://api.groq.com/openai/v1"),
+        Some("GROQ_API_KEY"),
+    ),
+    row(
+        "together_ai",
+        Some("https://api.together.xyz/v1"),
+        Some("TOGETHERAI_API_KEY"),
+    ),
+    row(
+        "deepseek",
+        Some("https://api.deepseek.com/v1"),
+        Some("DEEPSEEK_API_KEY"),
+    ),
+    row(
+        "mistral",
+        Some("https://api.mistral.ai/v1"),
+        Some("MISTRAL_API_KEY"),
+    ),
+    row(
+        "openrouter",
+        Some("https://openrouter.ai/api/v1"),
+        Some("OPENROUTER_API_KEY"),
+    ),
+    row(
+        "fireworks_ai",
+        Some("https://api.fireworks.ai/inference/v1"),
+        Some("FIREWORKS_AI_API_KEY"),
+    ),
     row("xai", Some("https://api.x.ai/v1"), Some("XAI_API_KEY")),
-    row("deepinfra", Some("https://api.deepinfra.com/v1/openai"), Some("DEEPINFRA_API_KEY")),
-    row("perplexity", Some("https://api.perplexity.ai"), Some("PERPLEXITYAI_API_KEY")),
-    row("cerebras", Some("https://api.cerebras.ai/v1"), Some("CEREBRAS_API_KEY")),
+    row(
+        "deepinfra",
+        Some("https://api.deepinfra.com/v1/openai"),
+        Some("DEEPINFRA_API_KEY"),
+    ),
+    row(
+        "perplexity",
+        Some("https://api.perplexity.ai"),
+        Some("PERPLEXITYAI_API_KEY"),
+    ),
+    row(
+        "cerebras",
+        Some("https://api.cerebras.ai/v1"),
+        Some("CEREBRAS_API_KEY"),
+    ),
 ];
 
 /// Azure's `api-version` when the config names none.
@@ -125,8 +190,16 @@ pub struct OpenAiCompat {
 
 impl OpenAiCompat {
     /// Prepares the adapter; fails on a base URL or key that cannot form a request.
-    pub fn new(profile: &'static Profile, cfg: &DeploymentConfig, client: HttpClient) -> Result<Self, String> {
-        let base = cfg.api_base.as_deref().or(profile.default_base).ok_or("api_base is required")?;
+    pub fn new(
+        profile: &'static Profile,
+        cfg: &DeploymentConfig,
+        client: HttpClient,
+    ) -> Result<Self, String> {
+        let base = cfg
+            .api_base
+            .as_deref()
+            .or(profile.default_base)
+            .ok_or("api_base is required")?;
         let base = base.trim_end_matches('/');
         let url = |path: &str| -> Result<Uri, String> {
             let full = match profile.paths {
@@ -138,16 +211,22 @@ impl OpenAiCompat {
                     cfg.api_version.as_deref().unwrap_or(AZURE_DEFAULT_VERSION)
                 ),
             };
-            full.parse::<Uri>().map_err(|e| format!("invalid api_base `{base}`: {e}"))
+            full.parse::<Uri>()
+                .map_err(|e| format!("invalid api_base `{base}`: {e}"))
         };
         let auth = match (&cfg.api_key, profile.auth) {
             (None, _) => None,
-            (Some(key), Auth::Bearer) => Some((header::AUTHORIZATION, format!("Bearer {}", key.expose()))),
-            (Some(key), Auth::Header(name)) => Some((HeaderName::from_static(name), key.expose().to_owned())),
+            (Some(key), Auth::Bearer) => {
+                Some((header::AUTHORIZATION, format!("Bearer {}", key.expose())))
+            }
+            (Some(key), Auth::Header(name)) => {
+                Some((HeaderName::from_static(name), key.expose().to_owned()))
+            }
         };
         let auth = auth
             .map(|(name, value)| {
-                let mut value = HeaderValue::from_str(&value).map_err(|_| "api_key contains characters not allowed in a header")?;
+                let mut value = HeaderValue::from_str(&value)
+                    .map_err(|_| "api_key contains characters not allowed in a header")?;
                 value.set_sensitive(true);
                 Ok::<_, String>((name, value))
             })
@@ -180,7 +259,14 @@ impl Provider for OpenAiCompat {
             .method(Method::POST)
             .uri(uri)
             .header(header::CONTENT_TYPE, "application/json")
-            .header(header::ACCEPT, if stream { "text/event-stream" } else { "application/json" })
+            .header(
+                header::ACCEPT,
+                if stream {
+                    "text/event-stream"
+                } else {
+                    "application/json"
+                },
+            )
             .header("x-request-id", request.id.as_str());
         if let Some((name, value)) = &self.auth {
             builder = builder.header(name, value);
@@ -189,16 +275,29 @@ impl Provider for OpenAiCompat {
         let client = self.client.clone();
         let deployment = self.deployment.clone();
         Box::pin(async move {
-            let req = built.map_err(|e| GatewayError::Internal(format!("building the upstream request: {e}")))?;
-            let resp = client.request(req).await.map_err(|e| GatewayError::UpstreamUnreachable {
-                deployment: deployment.clone(),
-                reason: upstream::describe(&e),
+            let req = built.map_err(|e| {
+                GatewayError::Internal(format!("building the upstream request: {e}"))
             })?;
+            let resp =
+                client
+                    .request(req)
+                    .await
+                    .map_err(|e| GatewayError::UpstreamUnreachable {
+                        deployment: deployment.clone(),
+                        reason: upstream::describe(&e),
+                    })?;
             let status = resp.status();
             if !status.is_success() {
                 let retry_after = upstream::retry_after(resp.headers());
-                let body = upstream::collect(resp.into_body(), MAX_ERROR_BYTES).await.unwrap_or_default();
-                return Err(GatewayError::Upstream(UpstreamError { deployment, status, body, retry_after }));
+                let body = upstream::collect(resp.into_body(), MAX_ERROR_BYTES)
+                    .await
+                    .unwrap_or_default();
+                return Err(GatewayError::Upstream(UpstreamError {
+                    deployment,
+                    status,
+                    body,
+                    retry_after,
+                }));
             }
             if stream {
                 let is_json = resp
@@ -227,8 +326,14 @@ mod tests {
     use super::*;
     use crate::{config::MockParams, providers::ProviderKind, secret::Secret};
 
-    fn cfg(prefix: &str, base: Option<&str>, version: Option<&str>) -> (&'static Profile, DeploymentConfig) {
-        let ProviderKind::OpenAiCompat(profile) = ProviderKind::from_prefix(prefix).unwrap() else { unreachable!() };
+    fn cfg(
+        prefix: &str,
+        base: Option<&str>,
+        version: Option<&str>,
+    ) -> (&'static Profile, DeploymentConfig) {
+        let ProviderKind::OpenAiCompat(profile) = ProviderKind::from_prefix(prefix).unwrap() else {
+            unreachable!()
+        };
         let cfg = DeploymentConfig {
             id: "d".into(),
             model_name: "m".into(),
@@ -258,12 +363,25 @@ mod tests {
     #[test]
     fn urls_per_profile() {
         let a = adapter("openai", None, None);
-        assert_eq!(a.chat.to_string(), "https://api.openai.com/v1/chat/completions");
+        assert_eq!(
+            a.chat.to_string(),
+            "https://api.openai.com/v1/chat/completions"
+        );
         let a = adapter("openai", Some("http://127.0.0.1:8000/v1/"), None);
-        assert_eq!(a.embeddings.to_string(), "http://127.0.0.1:8000/v1/embeddings");
+        assert_eq!(
+            a.embeddings.to_string(),
+            "http://127.0.0.1:8000/v1/embeddings"
+        );
         let a = adapter("ollama", Some("http://127.0.0.1:11434/v1"), None);
-        assert_eq!(a.chat.to_string(), "http://127.0.0.1:11434/v1/chat/completions");
-        let a = adapter("azure", Some("https://x.openai.azure.com"), Some("2024-06-01"));
+        assert_eq!(
+            a.chat.to_string(),
+            "http://127.0.0.1:11434/v1/chat/completions"
+        );
+        let a = adapter(
+            "azure",
+            Some("https://x.openai.azure.com"),
+            Some("2024-06-01"),
+        );
         assert_eq!(
             a.chat.to_string(),
             "https://x.openai.azure.com/openai/deployments/meta-llama/Llama-3-8B/chat/completions?api-version=2024-06-01"

@@ -76,19 +76,29 @@ impl Deployment {
     /// Routing weight: `weight`, else `rpm`, else `tpm`, else 1 (LiteLLM's order).
     pub fn weight(&self) -> f64 {
         let c = &self.config;
-        c.weight.or(c.rpm.map(|v| v as f64)).or(c.tpm.map(|v| v as f64)).filter(|w| *w > 0.0).unwrap_or(1.0)
+        c.weight
+            .or(c.rpm.map(|v| v as f64))
+            .or(c.tpm.map(|v| v as f64))
+            .filter(|w| *w > 0.0)
+            .unwrap_or(1.0)
     }
 }
 
 impl fmt::Debug for Deployment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Deployment").field("id", &self.id).field("provider", &self.provider_label()).finish()
+        f.debug_struct("Deployment")
+            .field("id", &self.id)
+            .field("provider", &self.provider_label())
+            .finish()
     }
 }
 
 impl fmt::Debug for ModelGroup {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ModelGroup").field("name", &self.name).field("deployments", &self.deployments).finish()
+        f.debug_struct("ModelGroup")
+            .field("name", &self.name)
+            .field("deployments", &self.deployments)
+            .finish()
     }
 }
 
@@ -97,7 +107,11 @@ impl fmt::Debug for ModelGroup {
 impl ModelGroup {
     /// Weighted random pick among the deployments serving `endpoint`.
     pub fn pick(&self, endpoint: Endpoint) -> Option<&Arc<Deployment>> {
-        let candidates: Vec<&Arc<Deployment>> = self.deployments.iter().filter(|d| d.serves(endpoint)).collect();
+        let candidates: Vec<&Arc<Deployment>> = self
+            .deployments
+            .iter()
+            .filter(|d| d.serves(endpoint))
+            .collect();
         match candidates.as_slice() {
             [] => None,
             [only] => Some(only),
@@ -134,7 +148,10 @@ where
     type Error = GatewayError;
     type Future = BoxFuture<'static, Result<ProxyResponse, GatewayError>>;
 
-    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), GatewayError>> {
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), GatewayError>> {
         std::task::Poll::Ready(Ok(()))
     }
 
@@ -147,7 +164,10 @@ where
                     endpoint: request.endpoint.name(),
                 });
             };
-            let attempt = Attempt { request: Arc::new(request), deployment };
+            let attempt = Attempt {
+                request: Arc::new(request),
+                deployment,
+            };
             let mut response = inner.oneshot(attempt).await?;
             response.attempts = 1;
             Ok(response)

@@ -103,7 +103,12 @@ pin_project! {
 
 impl SseBody {
     /// Wraps an upstream SSE body. `keep_usage_chunk`: the client asked for usage.
-    pub fn new(inner: Body, deployment: Arc<str>, idle_timeout: Duration, keep_usage_chunk: bool) -> Self {
+    pub fn new(
+        inner: Body,
+        deployment: Arc<str>,
+        idle_timeout: Duration,
+        keep_usage_chunk: bool,
+    ) -> Self {
         Self {
             idle: tokio::time::sleep(idle_timeout),
             inner,
@@ -115,7 +120,11 @@ impl SseBody {
             deployment,
             guard: EndGuard {
                 hook: None,
-                end: StreamEnd { outcome: Outcome::ClientGone, usage: None, first_content: None },
+                end: StreamEnd {
+                    outcome: Outcome::ClientGone,
+                    usage: None,
+                    first_content: None,
+                },
             },
         }
     }
@@ -136,7 +145,10 @@ impl HttpBody for SseBody {
     type Data = Bytes;
     type Error = std::convert::Infallible;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let mut this = self.project();
         loop {
             match *this.state {
@@ -153,11 +165,18 @@ impl HttpBody for SseBody {
             let polled = Pin::new(&mut *this.inner).poll_frame(cx);
             let tail = match polled {
                 Poll::Ready(Some(Ok(frame))) => {
-                    let Ok(data) = frame.into_data() else { continue };
+                    let Ok(data) = frame.into_data() else {
+                        continue;
+                    };
                     let deadline = Instant::now() + *this.idle_timeout;
                     this.idle.as_mut().reset(deadline);
                     this.buf.extend_from_slice(&data);
-                    let mut scan = Scan { keep_usage_chunk: *this.keep_usage_chunk, end: &mut this.guard.end, finished: this.finished, done: false };
+                    let mut scan = Scan {
+                        keep_usage_chunk: *this.keep_usage_chunk,
+                        end: &mut this.guard.end,
+                        finished: this.finished,
+                        done: false,
+                    };
                     let out = scan.take_events(this.buf, false);
                     if scan.done {
                         *this.state = State::Draining;
@@ -169,11 +188,19 @@ impl HttpBody for SseBody {
                 }
                 Poll::Ready(Some(Err(e))) => {
                     tracing::warn!(deployment = %this.deployment, error = %e, "upstream stream failed");
-                    Tail::Error("upstream_stream_cut", "the upstream connection failed mid-stream".to_owned())
+                    Tail::Error(
+                        "upstream_stream_cut",
+                        "the upstream connection failed mid-stream".to_owned(),
+                    )
                 }
                 Poll::Ready(None) => {
                     // Whatever is left without its blank line is a last event.
-                    let mut scan = Scan { keep_usage_chunk: *this.keep_usage_chunk, end: &mut this.guard.end, finished: this.finished, done: false };
+                    let mut scan = Scan {
+                        keep_usage_chunk: *this.keep_usage_chunk,
+                        end: &mut this.guard.end,
+                        finished: this.finished,
+                        done: false,
+                    };
                     let out = scan.take_events(this.buf, true);
                     if scan.done {
                         Tail::Done(out, false)
@@ -187,7 +214,10 @@ impl HttpBody for SseBody {
                     ready!(this.idle.as_mut().poll(cx));
                     Tail::Error(
                         "upstream_stream_idle",
-                        format!("the upstream sent nothing for {}s", this.idle_timeout.as_secs_f64()),
+                        format!(
+                            "the upstream sent nothing for {}s",
+                            this.idle_timeout.as_secs_f64()
+                        ),
                     )
                 }
             };
@@ -234,17 +264,29 @@ impl Tail {
                 if let Some(out) = out {
                     b.put_slice(&out);
                 }
-                b.put_slice(&error_event(deployment, "the upstream stream ended before the answer was complete"));
-                (Some(b.freeze()), Outcome::Failed("upstream_stream_incomplete"))
+                b.put_slice(&error_event(
+                    deployment,
+                    "the upstream stream ended before the answer was complete",
+                ));
+                (
+                    Some(b.freeze()),
+                    Outcome::Failed("upstream_stream_incomplete"),
+                )
             }
-            Tail::Error(code, reason) => (Some(error_event(deployment, &reason)), Outcome::Failed(code)),
+            Tail::Error(code, reason) => (
+                Some(error_event(deployment, &reason)),
+                Outcome::Failed(code),
+            ),
         }
     }
 }
 
 /// `data: {"error": ...}\n\n` for a failure after the stream started.
 pub fn error_event(deployment: &Arc<str>, reason: &str) -> Bytes {
-    let e = GatewayError::UpstreamGarbled { deployment: deployment.clone(), reason: reason.to_owned() };
+    let e = GatewayError::UpstreamGarbled {
+        deployment: deployment.clone(),
+        reason: reason.to_owned(),
+    };
     let json = e.to_json();
     let mut b = BytesMut::with_capacity(json.len() + 8);
     b.put_slice(b"data: ");
@@ -275,7 +317,10 @@ impl Scan<'_> {
         while !self.done {
             let (len, delim) = match find_event_end(&buf[pos..]) {
                 Some(found) => found,
-                None if eof && pos < buf.len() && !buf[pos..].iter().all(u8::is_ascii_whitespace) => {
+                None if eof
+                    && pos < buf.len()
+                    && !buf[pos..].iter().all(u8::is_ascii_whitespace) =>
+                {
                     (buf.len() - pos, 0)
                 }
                 None => break,

@@ -1,0 +1,15 @@
+//! Integration tests: one binary (link time), a real gateway on a loopback port per test.
+#![expect(
+    unreachable_pub,
+    reason = "helpers in `common` are pub for the test modules"
+)]
+
+mod common;
+
+mod auth;
+mod chat;
+mod config;
+mod errors;
+mod lifecycle;
+mod metrics;
+mod streaming;

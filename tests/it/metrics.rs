@@ -1,0 +1,170 @@
+//! `/metrics`: the base families with bounded labels.
+
+use crate::common::{
+    MockUpstream, TestGateway, chat_body, http, openai_config,
+    upstream::{completion, error_json, full_stream, ok_json},
+};
+
+/// The value of the first sample line starting with `prefix`.
+fn sample(text: &str, prefix: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(prefix))?
+        .rsplit(' ')
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[tokio::test]
+async fn requests_tokens_durations_and_in_flight_are_exported() {
+    let up = MockUpstream::start(ok_json(completion("m", "ok"))).await;
+    let gw = TestGateway::start(&openai_config("gpt", &up, "")).await;
+    let client = http();
+    let post = |body: serde_json::Value| {
+        client
+            .post(gw.url("/v1/chat/completions"))
+            .json(&body)
+            .send()
+    };
+
+    assert_eq!(post(chat_body("gpt", false)).await.unwrap().status(), 200);
+    up.push(full_stream("m", &["a", "b", "c"]));
+    let streamed = post(chat_body("gpt", true))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(streamed.contains("[DONE]"));
+    up.push(error_json(429, "rate_limit_exceeded", "slow", &[]));
+    assert_eq!(post(chat_body("gpt", false)).await.unwrap().status(), 429);
+    assert_eq!(
+        post(chat_body("secret-model-name-from-caller", false))
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+
+    let text = http()
+        .get(gw.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let requests =
+        r#"switchyard_requests_total{deployment="dep-gpt",model="gpt",provider="openai",status="#;
+    assert_eq!(
+        sample(&text, &format!(r#"{requests}"200"}}"#)),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(sample(&text, &format!(r#"{requests}"429"}}"#)), Some(1.0));
+    assert_eq!(
+        sample(
+            &text,
+            r#"switchyard_requests_total{deployment="none",model="unknown",provider="none",status="400"}"#
+        ),
+        Some(1.0)
+    );
+    assert!(
+        !text.contains("secret-model-name-from-caller"),
+        "label values come from config only"
+    );
+    // 3 prompt+completion tokens from the JSON answer, plus the stream's usage chunk (5 + 3).
+    assert_eq!(
+        sample(
+            &text,
+            r#"switchyard_tokens_total{kind="prompt",model="gpt"}"#
+        ),
+        Some(12.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"switchyard_tokens_total{kind="completion",model="gpt"}"#
+        ),
+        Some(6.0)
+    );
+    assert_eq!(
+        sample(&text, r#"switchyard_in_flight_requests{model="gpt"}"#),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"switchyard_time_to_first_token_seconds_count{model="gpt"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"switchyard_request_duration_seconds_count{model="gpt"}"#
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"switchyard_upstream_duration_seconds_count{deployment="dep-gpt"}"#
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        sample(&text, r#"switchyard_overhead_seconds_count{model="gpt"}"#),
+        Some(2.0)
+    );
+    assert!(!text.contains("sk-deployment-secret"));
+}
+
+#[tokio::test]
+async fn an_open_stream_counts_as_in_flight_until_it_ends() {
+    use std::time::Duration;
+
+    use crate::common::{Behavior, End, upstream::chunks};
+    let events: Vec<String> = chunks("m", &["x"]).into_iter().take(2).collect();
+    let up = MockUpstream::start(Behavior::Sse {
+        events,
+        delay: Duration::ZERO,
+        end: End::Hang,
+    })
+    .await;
+    let gw = TestGateway::start(&openai_config("gpt", &up, "")).await;
+    let mut resp = http()
+        .post(gw.url("/v1/chat/completions"))
+        .json(&chat_body("gpt", true))
+        .send()
+        .await
+        .unwrap();
+    resp.chunk().await.unwrap().unwrap();
+    let metrics = || async {
+        http()
+            .get(gw.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        sample(
+            &metrics().await,
+            r#"switchyard_in_flight_requests{model="gpt"}"#
+        ),
+        Some(1.0)
+    );
+    drop(resp);
+    assert!(up.wait_disconnect(Duration::from_secs(5)).await);
+    // The gauge drops when the body is dropped, which happens before the upstream sees the close.
+    assert_eq!(
+        sample(
+            &metrics().await,
+            r#"switchyard_in_flight_requests{model="gpt"}"#
+        ),
+        Some(0.0)
+    );
+}
