@@ -79,7 +79,7 @@ impl Service<Attempt> for AttemptService {
                         idle,
                         request.view.include_usage,
                     );
-                    (ReplyBody::Stream(sse), None)
+                    (ReplyBody::Stream(Box::new(sse)), None)
                 }
             };
             Ok(ProxyResponse {

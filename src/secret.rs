@@ -37,7 +37,7 @@ mod tests {
     #[test]
     fn never_prints_its_value() {
         let s = Secret::new("sk-very-secret");
-        assert_eq!(format!("{s} {s:?} {s:#?}").contains("very"), false);
+        assert!(!format!("{s} {s:?} {s:#?}").contains("very"));
         assert_eq!(s.expose(), "sk-very-secret");
     }
 }

@@ -84,8 +84,8 @@ async fn forward(app: &AppState, endpoint: Endpoint, caller: Caller, request: Re
 }
 
 /// Everything up to the model stack. On failure, also the model label to count it under.
-async fn prepare<'a>(
-    rt: &'a Runtime,
+async fn prepare(
+    rt: &Runtime,
     endpoint: Endpoint,
     Caller {
         id,
@@ -93,7 +93,7 @@ async fn prepare<'a>(
         identity,
     }: Caller,
     request: Request,
-) -> Result<ProxyRequest, (&'a str, GatewayError)> {
+) -> Result<ProxyRequest, (&str, GatewayError)> {
     const UNKNOWN: &str = "unknown";
     let (Parts { headers, .. }, body) = request.into_parts();
     let limit = rt.config.max_request_bytes;

@@ -318,7 +318,7 @@ fn deployment(
 fn seconds(path: &str, value: Option<f64>) -> Result<Option<Duration>, Failure> {
     match value {
         None => Ok(None),
-        Some(v) if v.is_finite() && v >= 0.0 && v < 1e9 => Ok(Some(Duration::from_secs_f64(v))),
+        Some(v) if (0.0..1e9).contains(&v) => Ok(Some(Duration::from_secs_f64(v))),
         Some(v) => Err((
             path.to_owned(),
             format!("expected a number of seconds >= 0, got {v}"),
@@ -329,7 +329,7 @@ fn seconds(path: &str, value: Option<f64>) -> Result<Option<Duration>, Failure> 
 fn mib(path: &str, value: Option<f64>) -> Result<Option<u64>, Failure> {
     match value {
         None => Ok(None),
-        Some(v) if v.is_finite() && v > 0.0 && v < 1e6 => Ok(Some((v * 1024.0 * 1024.0) as u64)),
+        Some(v) if v > 0.0 && v < 1e6 => Ok(Some((v * 1024.0 * 1024.0) as u64)),
         Some(v) => Err((
             path.to_owned(),
             format!("expected a size in MiB > 0, got {v}"),

@@ -212,7 +212,7 @@ async fn unreachable_reset_garbled_and_silent_upstreams() {
     assert_error(&json, "api_error", "upstream_unreachable");
 
     up.push(Behavior::Hang);
-    let started = std::time::Instant::now();
+    let started = tokio::time::Instant::now();
     let (status, _, json) = post(&gw, chat_body("gpt", false).to_string()).await;
     assert_eq!(status, 504);
     assert_error(&json, "api_error", "upstream_timeout");
