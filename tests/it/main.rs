@@ -3,6 +3,12 @@
     unreachable_pub,
     reason = "helpers in `common` are pub for the test modules"
 )]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers fail loudly"
+)]
 
 mod common;
 
