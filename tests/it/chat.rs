@@ -229,3 +229,45 @@ async fn azure_and_ollama_profiles_build_their_own_urls_and_auth() {
     assert_eq!(reqs[1].json()["model"], "qwen2.5-coder:3b");
     assert_eq!(reqs[1].header("authorization"), None);
 }
+
+#[tokio::test]
+async fn upstream_connections_are_pooled_and_kept_alive() {
+    let up = MockUpstream::start(ok_json(completion("m", "ok"))).await;
+    let gw = TestGateway::start(&openai_config("gpt", &up, "")).await;
+    for _ in 0..5 {
+        let resp = http()
+            .post(gw.url("/v1/chat/completions"))
+            .json(&crate::common::chat_body("gpt", false))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+    up.push(crate::common::upstream::full_stream("m", &["a"]));
+    let text = http()
+        .post(gw.url("/v1/chat/completions"))
+        .json(&crate::common::chat_body("gpt", true))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("[DONE]"));
+    assert_eq!(
+        http()
+            .post(gw.url("/v1/chat/completions"))
+            .json(&crate::common::chat_body("gpt", false))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(up.hits(), 7);
+    assert_eq!(
+        up.connections(),
+        1,
+        "sequential requests, a finished stream included, reuse one upstream connection"
+    );
+}

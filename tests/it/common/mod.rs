@@ -83,7 +83,11 @@ impl Drop for TestGateway {
 /// A plain HTTP client (reqwest) for raw requests.
 pub fn http() -> reqwest::Client {
     init();
-    reqwest::Client::builder().build().unwrap()
+    // A bound on every call: a regression that hangs fails the test instead of stalling CI.
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap()
 }
 
 /// One model group `name` served by `upstream` through the OpenAI-compatible adapter.

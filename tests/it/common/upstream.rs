@@ -80,6 +80,7 @@ struct Shared {
     default: Mutex<Behavior>,
     script: Mutex<VecDeque<Behavior>>,
     requests: Mutex<Vec<Recorded>>,
+    connections: AtomicUsize,
     disconnects: AtomicUsize,
     disconnected: Notify,
     received: Notify,
@@ -101,6 +102,7 @@ impl MockUpstream {
             default: Mutex::new(default),
             script: Mutex::new(VecDeque::new()),
             requests: Mutex::new(Vec::new()),
+            connections: AtomicUsize::new(0),
             disconnects: AtomicUsize::new(0),
             disconnected: Notify::new(),
             received: Notify::new(),
@@ -108,6 +110,7 @@ impl MockUpstream {
         let s = shared.clone();
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
+                s.connections.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(serve(socket, s.clone()));
             }
         });
@@ -122,6 +125,11 @@ impl MockUpstream {
     /// Every request received so far.
     pub fn requests(&self) -> Vec<Recorded> {
         self.shared.requests.lock().unwrap().clone()
+    }
+
+    /// How many TCP connections the gateway opened.
+    pub fn connections(&self) -> usize {
+        self.shared.connections.load(Ordering::SeqCst)
     }
 
     /// How many requests were received.
