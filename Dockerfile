@@ -3,11 +3,15 @@
 #
 #   docker build -t switchyard .
 #   docker run --rm -p 4000:4000 switchyard                 # embedded mock config
-#   docker run --rm -p 4000:4000 -e OPENAI_API_KEY \
-#       switchyard switchyard --config /etc/switchyard/openai.yaml
+#   docker run --rm -p 4000:4000 -v $PWD/config.yaml:/etc/switchyard/config.yaml \
+#       -e OPENAI_API_KEY switchyard --config /etc/switchyard/config.yaml
+#   docker run --rm switchyard check --config /etc/switchyard/default.yaml
 #
-# The example configs from config/ are in /etc/switchyard/; mount your own config anywhere and
-# pass --config (or set SWITCHYARD_CONFIG).
+# The entrypoint is the binary, so arguments after the image name replace the default
+# `--host 0.0.0.0 --port 4000` and are switchyard's. The example configs from config/ are in
+# /etc/switchyard/. With your own arguments, host and port come from SWITCHYARD_HOST and
+# SWITCHYARD_PORT (0.0.0.0:4000): to move the port, pass -e SWITCHYARD_PORT=... (the health check
+# reads it too) rather than --port.
 
 ARG RUST_IMAGE=rust:1-slim-bookworm
 ARG RUNTIME_IMAGE=debian:bookworm-slim
@@ -47,4 +51,6 @@ EXPOSE 4000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=5s --retries=3 \
     CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${SWITCHYARD_PORT:-4000} && printf 'GET /health/liveliness HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n' >&3 && IFS= read -r -t 4 status <&3 && [[ $status == 'HTTP/1.1 200'* ]]"]
 STOPSIGNAL SIGTERM
-CMD ["switchyard", "--host", "0.0.0.0", "--port", "4000"]
+ENTRYPOINT ["switchyard"]
+# The gateway on 0.0.0.0:4000 with the embedded mock config (config/default.yaml).
+CMD ["--host", "0.0.0.0", "--port", "4000"]
