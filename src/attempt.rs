@@ -1,7 +1,9 @@
 //! The leaf of the model stack: one attempt on one deployment, bounded by its timeout, with the
-//! answer checked (JSON) or wrapped for pass-through (SSE).
+//! answer checked (JSON) or read up to its first token and wrapped for pass-through (SSE).
 
 use std::{
+    pin::Pin,
+    sync::Arc,
     task::{Context, Poll},
     time::Duration,
 };
@@ -23,13 +25,16 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct AttemptService {
     stream_idle_timeout: Duration,
+    first_token_timeout: Option<Duration>,
 }
 
 impl AttemptService {
-    /// `stream_idle_timeout`: silence between stream chunks that counts as a cut.
-    pub fn new(stream_idle_timeout: Duration) -> Self {
+    /// `stream_idle_timeout`: silence between stream chunks that counts as a cut;
+    /// `first_token_timeout`: how long a stream may take to its first content.
+    pub fn new(stream_idle_timeout: Duration, first_token_timeout: Option<Duration>) -> Self {
         Self {
             stream_idle_timeout,
+            first_token_timeout,
         }
     }
 }
@@ -51,13 +56,15 @@ impl Service<Attempt> for AttemptService {
         }: Attempt,
     ) -> Self::Future {
         let idle = self.stream_idle_timeout;
+        let first_token = self.first_token_timeout;
         Box::pin(async move {
             let started = Instant::now();
             let timeout = deployment.config.timeout;
             let sent = deployment.provider.send(&request);
             let result = tokio::time::timeout(timeout, sent).await;
-            let waited = started.elapsed();
-            deployment.upstream_metric.observe(waited.as_secs_f64());
+            deployment
+                .upstream_metric
+                .observe(started.elapsed().as_secs_f64());
             let reply = result.map_err(|_| GatewayError::UpstreamTimeout {
                 deployment: deployment.id.clone(),
                 after: timeout,
@@ -73,23 +80,52 @@ impl Service<Attempt> for AttemptService {
                     (ReplyBody::Json(bytes), usage)
                 }
                 Reply::Sse(body) => {
-                    let sse = SseBody::new(
-                        body,
-                        deployment.id.clone(),
-                        idle,
-                        request.view.include_usage,
-                    );
-                    (ReplyBody::Stream(Box::new(sse)), None)
+                    let keep_usage = request.view.include_usage;
+                    let mut sse =
+                        Box::pin(SseBody::new(body, deployment.id.clone(), idle, keep_usage));
+                    prime(&mut sse, first_token, &deployment.id).await?;
+                    (ReplyBody::Stream(sse), None)
                 }
             };
+            // For a stream, waiting for the first token is upstream time too.
+            let upstream_wait = started.elapsed();
             Ok(ProxyResponse {
                 body,
                 served_by: deployment,
                 attempts: 1,
-                upstream_wait: waited,
+                upstream_wait,
                 usage,
                 overhead: Duration::ZERO,
             })
         })
     }
+}
+
+/// Reads a stream up to its first content within `timeout`. A stream that fails or stays silent
+/// before then is an ordinary attempt failure: nothing has reached the client yet.
+async fn prime(
+    sse: &mut Pin<Box<SseBody>>,
+    timeout: Option<Duration>,
+    deployment: &Arc<str>,
+) -> Result<(), GatewayError> {
+    let primed = std::future::poll_fn(|cx| sse.as_mut().poll_prime(cx));
+    let primed = match timeout {
+        Some(after) => tokio::time::timeout(after, primed).await.map_err(|_| {
+            GatewayError::UpstreamTimeout {
+                deployment: deployment.clone(),
+                after,
+            }
+        })?,
+        None => primed.await,
+    };
+    primed.map_err(|code| match code {
+        "upstream_stream_idle" => GatewayError::UpstreamTimeout {
+            deployment: deployment.clone(),
+            after: Duration::ZERO,
+        },
+        _ => GatewayError::UpstreamUnreachable {
+            deployment: deployment.clone(),
+            reason: format!("the stream failed before its first token ({code})"),
+        },
+    })
 }

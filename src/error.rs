@@ -102,6 +102,20 @@ pub enum GatewayError {
         /// The timeout that expired.
         after: Duration,
     },
+    /// A limit of the gateway's own was reached.
+    #[error("Rate limit reached ({} limit); retry later", scope.label())]
+    RateLimited {
+        /// Which limit.
+        scope: RateLimitScope,
+        /// When to retry.
+        retry_after: Option<Duration>,
+    },
+    /// The whole-request deadline passed (all attempts and fallbacks included).
+    #[error("The request did not complete within its deadline of {}s", after.as_secs_f64())]
+    DeadlineExceeded {
+        /// The deadline.
+        after: Duration,
+    },
     /// No deployment of the group can take traffic now.
     #[error("No healthy deployment is available for model `{model}`")]
     NoHealthyDeployment {
@@ -113,6 +127,28 @@ pub enum GatewayError {
     /// A bug or an impossible state; the message carries no secrets.
     #[error("Internal error: {0}")]
     Internal(String),
+}
+
+/// Which of the gateway's limits was reached (the `scope` label of `switchyard_rate_limited_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimitScope {
+    /// A virtual key's rpm/tpm.
+    Key,
+    /// Every deployment of the group is at its rpm/tpm.
+    Deployment,
+    /// `max_parallel_requests`.
+    Global,
+}
+
+impl RateLimitScope {
+    /// The metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Key => "key",
+            Self::Deployment => "deployment",
+            Self::Global => "global",
+        }
+    }
 }
 
 /// An upstream's own HTTP error answer, kept whole so it can be passed through or classified.
@@ -207,7 +243,10 @@ impl GatewayError {
             Self::UpstreamUnreachable { .. } | Self::UpstreamGarbled { .. } => {
                 StatusCode::BAD_GATEWAY
             }
-            Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            Self::UpstreamTimeout { .. } | Self::DeadlineExceeded { .. } => {
+                StatusCode::GATEWAY_TIMEOUT
+            }
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::NoHealthyDeployment { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -227,7 +266,8 @@ impl GatewayError {
             Self::Upstream(e) => e.kind(),
             Self::UpstreamUnreachable { .. } => ErrorKind::Connect,
             Self::UpstreamGarbled { .. } => ErrorKind::Garbled,
-            Self::UpstreamTimeout { .. } => ErrorKind::Timeout,
+            Self::UpstreamTimeout { .. } | Self::DeadlineExceeded { .. } => ErrorKind::Timeout,
+            Self::RateLimited { .. } => ErrorKind::RateLimited,
             Self::NoHealthyDeployment { .. } => ErrorKind::Unavailable,
             Self::Internal(_) => ErrorKind::Internal,
         }
@@ -248,6 +288,8 @@ impl GatewayError {
             | Self::MethodNotAllowed { .. }
             | Self::Unauthorized { .. }
             | Self::Forbidden { .. }
+            | Self::DeadlineExceeded { .. }
+            | Self::RateLimited { .. }
             | Self::NoHealthyDeployment { .. }
             | Self::Internal(_) => None,
         }
@@ -280,6 +322,8 @@ impl GatewayError {
             Self::UpstreamUnreachable { .. } => "upstream_unreachable",
             Self::UpstreamGarbled { .. } => "upstream_invalid_response",
             Self::UpstreamTimeout { .. } => "upstream_timeout",
+            Self::DeadlineExceeded { .. } => "deadline_exceeded",
+            Self::RateLimited { .. } => "rate_limit_exceeded",
             Self::NoHealthyDeployment { .. } => "no_healthy_deployment",
             Self::Internal(_) => "internal_error",
         }
@@ -298,6 +342,8 @@ impl GatewayError {
             | Self::UpstreamUnreachable { .. }
             | Self::UpstreamGarbled { .. }
             | Self::UpstreamTimeout { .. }
+            | Self::DeadlineExceeded { .. }
+            | Self::RateLimited { .. }
             | Self::NoHealthyDeployment { .. }
             | Self::Internal(_) => None,
         }
@@ -306,7 +352,8 @@ impl GatewayError {
     fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::Upstream(e) => e.retry_after,
-            Self::NoHealthyDeployment { retry_after, .. } => *retry_after,
+            Self::NoHealthyDeployment { retry_after, .. }
+            | Self::RateLimited { retry_after, .. } => *retry_after,
             Self::InvalidRequest { .. }
             | Self::ModelNotFound { .. }
             | Self::EndpointNotSupported { .. }
@@ -318,6 +365,7 @@ impl GatewayError {
             | Self::UpstreamUnreachable { .. }
             | Self::UpstreamGarbled { .. }
             | Self::UpstreamTimeout { .. }
+            | Self::DeadlineExceeded { .. }
             | Self::Internal(_) => None,
         }
     }

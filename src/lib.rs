@@ -25,6 +25,7 @@ pub mod middleware;
 pub mod openai;
 pub mod providers;
 pub mod proxy;
+pub mod retry;
 pub mod router;
 pub mod secret;
 pub mod server;

@@ -28,6 +28,10 @@ pub struct Metrics {
     tokens: IntCounterVec,
     in_flight: IntGaugeVec,
     overhead: HistogramVec,
+    retries: IntCounterVec,
+    fallbacks: IntCounterVec,
+    cooldown: IntGaugeVec,
+    shadow_disagreements: IntCounter,
 }
 
 /// Pre-resolved handles for one model group (label lookups done once, at config load).
@@ -103,6 +107,31 @@ impl Metrics {
                 .buckets(OVERHEAD_BUCKETS.to_vec()),
                 &["model"],
             )?,
+            retries: IntCounterVec::new(
+                Opts::new(
+                    "switchyard_retries_total",
+                    "Upstream attempts retried, by model group and reason.",
+                ),
+                &["model", "reason"],
+            )?,
+            fallbacks: IntCounterVec::new(
+                Opts::new(
+                    "switchyard_fallbacks_total",
+                    "Hops from a failed model group to its next fallback.",
+                ),
+                &["from", "to"],
+            )?,
+            cooldown: IntGaugeVec::new(
+                Opts::new(
+                    "switchyard_deployment_cooldown",
+                    "1 while a deployment is cooled down.",
+                ),
+                &["deployment"],
+            )?,
+            shadow_disagreements: IntCounter::new(
+                "switchyard_router_shadow_disagreements_total",
+                "Picks where the shadow router core (v1) disagreed with the real one (v2).",
+            )?,
             registry,
         };
         m.registry.register(Box::new(m.requests.clone()))?;
@@ -112,6 +141,11 @@ impl Metrics {
         m.registry.register(Box::new(m.tokens.clone()))?;
         m.registry.register(Box::new(m.in_flight.clone()))?;
         m.registry.register(Box::new(m.overhead.clone()))?;
+        m.registry.register(Box::new(m.retries.clone()))?;
+        m.registry.register(Box::new(m.fallbacks.clone()))?;
+        m.registry.register(Box::new(m.cooldown.clone()))?;
+        m.registry
+            .register(Box::new(m.shadow_disagreements.clone()))?;
         Ok(m)
     }
 
@@ -137,6 +171,24 @@ impl Metrics {
     /// The per-attempt histogram of one deployment.
     pub fn upstream(&self, deployment: &str) -> Histogram {
         self.upstream_duration.with_label_values(&[deployment])
+    }
+
+    /// The counters the router feeds.
+    pub fn router(&self) -> crate::router::RouterMetrics {
+        crate::router::RouterMetrics {
+            retries: self.retries.clone(),
+            fallbacks: self.fallbacks.clone(),
+        }
+    }
+
+    /// The cooldown gauge of one deployment.
+    pub fn cooldown(&self, deployment: &str) -> IntGauge {
+        self.cooldown.with_label_values(&[deployment])
+    }
+
+    /// `switchyard_router_shadow_disagreements_total`.
+    pub fn shadow_disagreements(&self) -> IntCounter {
+        self.shadow_disagreements.clone()
     }
 
     /// Counts a request rejected before it reached a deployment.

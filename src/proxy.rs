@@ -73,8 +73,8 @@ pub struct ProxyResponse {
 pub enum ReplyBody {
     /// JSON bytes, passed through as received.
     Json(Bytes),
-    /// SSE (boxed: it is much larger than the JSON variant).
-    Stream(Box<SseBody>),
+    /// SSE (pinned on the heap: it holds a timer, and is much larger than the JSON variant).
+    Stream(std::pin::Pin<Box<SseBody>>),
 }
 
 /// The model stack as one boxed service.
@@ -132,7 +132,7 @@ impl IntoResponse for ProxyResponse {
     fn into_response(self) -> Response {
         let (content_type, body) = match self.body {
             ReplyBody::Json(bytes) => ("application/json", Body::from(bytes)),
-            ReplyBody::Stream(sse) => ("text/event-stream", Body::new(*sse)),
+            ReplyBody::Stream(sse) => ("text/event-stream", Body::new(sse)),
         };
         let mut response = Response::new(body);
         let h = response.headers_mut();

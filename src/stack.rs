@@ -1,28 +1,50 @@
 //! THE model stack, built in one function. The HTTP edge (`api`) runs before it: request id and
-//! trace span, then body limit and parse (once), then this stack.
+//! trace span, key check, then body limit and parse (once), then this stack.
 //!
 //! Outermost first:
 //! 1. `MetricsLayer`  — requests, durations (streams until the last byte), in-flight, tokens,
 //!    time to first token, overhead.
-//! 2. `RouterLayer`   — model group -> deployment (weighted pick among those serving the endpoint).
+//! 2. `RouterLayer`   — model group -> deployment through the `RouterCore` seam (v1/v2/shadow);
+//!    retries with full-jitter backoff, cooldowns, fallback groups, the whole-request deadline.
 //! 3. `AttemptService` — one attempt: the deployment's timeout, its provider adapter over the
-//!    pooled client, the JSON answer checked or the SSE stream wrapped for pass-through.
+//!    pooled client; the JSON answer checked, or the SSE stream read to its first token (so a
+//!    failure before then can still switch upstream) and wrapped for pass-through.
 //!
-//! Auth, rate limits, cache, agent mode, retries and fallbacks slot in between 1 and 3 as their
-//! layers land (SPEC §5 gives the order).
+//! Rate limits, cache and agent mode slot in between 1 and 2 as their layers land (SPEC §5 gives
+//! the order).
+
+use std::sync::Arc;
 
 use tower::{ServiceBuilder, util::BoxCloneSyncService};
 
 use crate::{
-    attempt::AttemptService, config::RouterSettings, middleware::metrics::MetricsLayer,
-    proxy::ProxyService, router::RouterLayer,
+    attempt::AttemptService,
+    config::RouterSettings,
+    metrics::Metrics,
+    middleware::metrics::MetricsLayer,
+    proxy::ProxyService,
+    router::{RouterLayer, core_by_name},
+    state::ModelTable,
 };
 
 /// Builds the model stack for one configuration.
-pub fn build(router: &RouterSettings) -> ProxyService {
+pub fn build(router: &RouterSettings, models: Arc<ModelTable>, metrics: &Metrics) -> ProxyService {
+    let core = core_by_name(
+        &router.core,
+        &router.strategy,
+        metrics.shadow_disagreements(),
+    );
     let stack = ServiceBuilder::new()
         .layer(MetricsLayer::default())
-        .layer(RouterLayer::default())
-        .service(AttemptService::new(router.stream_idle_timeout));
+        .layer(RouterLayer::new(
+            router.clone(),
+            core,
+            models,
+            metrics.router(),
+        ))
+        .service(AttemptService::new(
+            router.stream_idle_timeout,
+            router.first_token_timeout,
+        ));
     BoxCloneSyncService::new(stack)
 }

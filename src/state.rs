@@ -11,7 +11,7 @@ use crate::{
     metrics::Metrics,
     providers,
     proxy::ProxyService,
-    router::{Deployment, ModelGroup},
+    router::{Deployment, ModelGroup, state::DeploymentState},
     stack,
     upstream::HttpClient,
 };
@@ -31,7 +31,7 @@ pub struct Runtime {
     /// The config.
     pub config: Config,
     /// Model groups by public name.
-    pub models: ModelTable,
+    pub models: Arc<ModelTable>,
     /// The model stack.
     pub stack: ProxyService,
 }
@@ -96,6 +96,7 @@ impl Runtime {
             let deployment = Arc::new(Deployment {
                 id: cfg.id.as_str().into(),
                 upstream_metric: metrics.upstream(&cfg.id),
+                state: DeploymentState::new(metrics.cooldown(&cfg.id)),
                 config: cfg.clone(),
                 provider,
             });
@@ -116,9 +117,10 @@ impl Runtime {
                 (name, Arc::new(group))
             })
             .collect();
-        let stack = stack::build(&config.router);
+        let models = Arc::new(ModelTable { groups, names });
+        let stack = stack::build(&config.router, models.clone(), metrics);
         Ok(Self {
-            models: ModelTable { groups, names },
+            models,
             stack,
             config,
         })

@@ -25,10 +25,16 @@ pub(super) async fn live() -> &'static str {
 /// GET `/health/readiness`, `/ready`.
 pub(super) async fn ready(State(app): State<Arc<AppState>>) -> (StatusCode, Json<Readiness>) {
     let rt = app.runtime();
+    let now = tokio::time::Instant::now();
     let deployments = rt.config.deployments.len();
-    // Cooldowns arrive with the router; until then every configured deployment counts as healthy.
-    let healthy_deployments = deployments;
-    let ready = rt.models.groups().all(|g| !g.deployments.is_empty());
+    let healthy = |g: &crate::router::ModelGroup| {
+        g.deployments
+            .iter()
+            .filter(|d| !d.state.is_cooling(now))
+            .count()
+    };
+    let healthy_deployments = rt.models.groups().map(|g| healthy(g)).sum();
+    let ready = rt.models.groups().all(|g| healthy(g) > 0);
     let body = Readiness {
         status: if ready { "healthy" } else { "unhealthy" },
         version: env!("CARGO_PKG_VERSION"),

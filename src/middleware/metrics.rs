@@ -66,7 +66,7 @@ where
                         }
                         ReplyBody::Stream(sse) => {
                             let group = group.clone();
-                            sse.on_end(move |end| {
+                            sse.as_mut().on_end(move |end| {
                                 let m = &group.metrics;
                                 m.answered(&served_by.id, served_by.provider_label(), 200);
                                 if let Some(usage) = &end.usage {

@@ -91,6 +91,7 @@ pin_project! {
         inner: Body,
         idle_timeout: Duration,
         buf: BytesMut,
+        held: BytesMut,
         state: State,
         keep_usage_chunk: bool,
         finished: bool,
@@ -114,6 +115,7 @@ impl SseBody {
             inner,
             idle_timeout,
             buf: BytesMut::new(),
+            held: BytesMut::new(),
             state: State::Streaming,
             keep_usage_chunk,
             finished: false,
@@ -130,25 +132,50 @@ impl SseBody {
     }
 
     /// Runs `hook` once when the stream ends (or the client leaves).
-    pub fn on_end(&mut self, hook: impl FnOnce(StreamEnd) + Send + 'static) {
-        let previous = self.guard.hook.take();
-        self.guard.hook = Some(Box::new(move |end| {
+    pub fn on_end(self: Pin<&mut Self>, hook: impl FnOnce(StreamEnd) + Send + 'static) {
+        let guard = self.project().guard;
+        let previous = guard.hook.take();
+        guard.hook = Some(Box::new(move |end| {
             if let Some(p) = previous {
                 p(end);
             }
             hook(end);
         }));
     }
-}
 
-impl HttpBody for SseBody {
-    type Data = Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
+    /// Reads ahead until the first content event (or the answer's end), holding what was read for
+    /// the client. Until then nothing has reached the client, so a failure here (the code of the
+    /// in-band error it would have sent) lets the router switch upstreams invisibly.
+    pub fn poll_prime(
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+    ) -> Poll<Result<(), &'static str>> {
+        loop {
+            {
+                let this = self.as_mut().project();
+                if this.guard.end.first_content.is_some()
+                    || *this.finished
+                    || *this.state == State::Draining
+                {
+                    return Poll::Ready(Ok(()));
+                }
+            }
+            let Some(bytes) = ready!(self.as_mut().poll_out(cx)) else {
+                return Poll::Ready(Ok(()));
+            };
+            let this = self.as_mut().project();
+            this.held.extend_from_slice(&bytes);
+            if *this.state == State::Finished {
+                return Poll::Ready(match this.guard.end.outcome {
+                    Outcome::Failed(code) => Err(code),
+                    Outcome::Complete | Outcome::ClientGone => Ok(()),
+                });
+            }
+        }
+    }
+
+    /// The next bytes for the client, or `None` at the end.
+    fn poll_out(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         let mut this = self.project();
         loop {
             match *this.state {
@@ -182,7 +209,7 @@ impl HttpBody for SseBody {
                         *this.state = State::Draining;
                     }
                     match out {
-                        Some(out) => return Poll::Ready(Some(Ok(Frame::data(out)))),
+                        Some(out) => return Poll::Ready(Some(out)),
                         None => continue,
                     }
                 }
@@ -224,12 +251,28 @@ impl HttpBody for SseBody {
             *this.state = State::Finished;
             let (bytes, outcome) = tail.into_bytes(this.deployment);
             this.guard.fire(outcome);
-            return Poll::Ready(bytes.map(|b| Ok(Frame::data(b))));
+            return Poll::Ready(bytes);
         }
+    }
+}
+
+impl HttpBody for SseBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let held = self.as_mut().project().held;
+        if !held.is_empty() {
+            return Poll::Ready(Some(Ok(Frame::data(held.split().freeze()))));
+        }
+        self.poll_out(cx).map(|out| out.map(|b| Ok(Frame::data(b))))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.state == State::Finished
+        self.state == State::Finished && self.held.is_empty()
     }
 
     fn size_hint(&self) -> SizeHint {

@@ -31,10 +31,15 @@ async fn run(frames: Vec<&str>, keep_usage: bool) -> (String, StreamEnd) {
         .map(|f| Ok(Bytes::from(f.to_owned())))
         .collect();
     let inner = Body::from_stream(stream::iter(owned));
-    let mut body = SseBody::new(inner, Arc::from("dep"), Duration::from_secs(60), keep_usage);
+    let mut body = Box::pin(SseBody::new(
+        inner,
+        Arc::from("dep"),
+        Duration::from_secs(60),
+        keep_usage,
+    ));
     let captured = Captured::default();
     let c = captured.clone();
-    body.on_end(move |end| {
+    body.as_mut().on_end(move |end| {
         let _ = c.0.set(end);
     });
     let out = body.collect().await.unwrap().to_bytes();
@@ -144,15 +149,15 @@ async fn silence_past_the_idle_timeout_ends_the_stream_with_an_error() {
     let first = chunk("partial", None);
     let frames = stream::iter(vec![Ok::<_, Infallible>(Bytes::from(first.clone()))])
         .chain(stream::pending());
-    let mut body = SseBody::new(
+    let mut body = Box::pin(SseBody::new(
         Body::from_stream(frames),
         Arc::from("dep"),
         Duration::from_secs(10),
         false,
-    );
+    ));
     let captured = Captured::default();
     let c = captured.clone();
-    body.on_end(move |end| {
+    body.as_mut().on_end(move |end| {
         let _ = c.0.set(end);
     });
     let started = tokio::time::Instant::now();
@@ -177,15 +182,57 @@ async fn silence_past_the_idle_timeout_ends_the_stream_with_an_error() {
 async fn a_client_that_leaves_is_reported() {
     let captured = Captured::default();
     let c = captured.clone();
-    let mut body = SseBody::new(
+    let mut body = Box::pin(SseBody::new(
         Body::from_stream(stream::pending::<Result<Bytes, Infallible>>()),
         Arc::from("d"),
         Duration::from_secs(1),
         false,
-    );
-    body.on_end(move |end| {
+    ));
+    body.as_mut().on_end(move |end| {
         let _ = c.0.set(end);
     });
     drop(body);
     assert_eq!(captured.get().outcome, Outcome::ClientGone);
+}
+
+#[tokio::test]
+async fn priming_holds_everything_up_to_the_first_content_for_the_client() {
+    let role = "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n";
+    let frames: Vec<Result<Bytes, Infallible>> = vec![
+        Ok(Bytes::from(role)),
+        Ok(Bytes::from(chunk("hi", None))),
+        Ok(Bytes::from(chunk("", Some("stop")))),
+    ];
+    let mut body = Box::pin(SseBody::new(
+        Body::from_stream(stream::iter(frames)),
+        Arc::from("d"),
+        Duration::from_secs(5),
+        false,
+    ));
+    std::future::poll_fn(|cx| body.as_mut().poll_prime(cx))
+        .await
+        .unwrap();
+    let out = body.collect().await.unwrap().to_bytes();
+    let out = String::from_utf8(out.to_vec()).unwrap();
+    assert_eq!(
+        out,
+        format!(
+            "{role}{}{}data: [DONE]\n\n",
+            chunk("hi", None),
+            chunk("", Some("stop"))
+        )
+    );
+}
+
+#[tokio::test]
+async fn priming_reports_a_stream_that_fails_before_its_first_content() {
+    let frames: Vec<Result<Bytes, Infallible>> = vec![Ok(Bytes::from("data: {garbage\n\n"))];
+    let mut body = Box::pin(SseBody::new(
+        Body::from_stream(stream::iter(frames)),
+        Arc::from("d"),
+        Duration::from_secs(5),
+        false,
+    ));
+    let primed = std::future::poll_fn(|cx| body.as_mut().poll_prime(cx)).await;
+    assert_eq!(primed, Err("upstream_stream_incomplete"));
 }

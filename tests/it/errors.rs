@@ -27,6 +27,10 @@ async fn post(
     (status, headers, json)
 }
 
+/// These tests check error mapping, not routing: one attempt, no cooldown.
+const ONE_ATTEMPT: &str =
+    "router_settings: { num_retries: 0, allowed_fails: 1000, cooldown_time: 0 }\n";
+
 fn assert_error(json: &Value, ty: &str, code: &str) {
     let e = &json["error"];
     assert_eq!(e["type"], ty, "{json}");
@@ -118,7 +122,7 @@ async fn upstream_4xx_passes_through_with_its_status_and_body() {
         &[],
     ))
     .await;
-    let gw = TestGateway::start(&openai_config("gpt", &up, "")).await;
+    let gw = TestGateway::start(&openai_config("gpt", &up, ONE_ATTEMPT)).await;
     let (status, _, json) = post(&gw, chat_body("gpt", false).to_string()).await;
     assert_eq!(status, 400);
     assert_eq!(json["error"]["message"], "temperature must be <= 2");
@@ -134,7 +138,7 @@ async fn upstream_429_and_5xx_keep_their_status() {
         &[("retry-after", "7")],
     ))
     .await;
-    let gw = TestGateway::start(&openai_config("gpt", &up, "")).await;
+    let gw = TestGateway::start(&openai_config("gpt", &up, ONE_ATTEMPT)).await;
     let (status, headers, json) = post(&gw, chat_body("gpt", false).to_string()).await;
     assert_eq!(status, 429);
     assert_eq!(headers["retry-after"], "7");
@@ -167,7 +171,7 @@ async fn an_upstream_that_rejects_the_deployment_key_is_a_502_not_a_401() {
         &[],
     ))
     .await;
-    let gw = TestGateway::start(&openai_config("gpt", &up, "")).await;
+    let gw = TestGateway::start(&openai_config("gpt", &up, ONE_ATTEMPT)).await;
     let (status, _, json) = post(&gw, chat_body("gpt", false).to_string()).await;
     assert_eq!(status, 502);
     assert_error(&json, "api_error", "upstream_auth_failed");
@@ -185,7 +189,7 @@ async fn unreachable_reset_garbled_and_silent_upstreams() {
     let dead = closed.local_addr().unwrap();
     drop(closed);
     let yaml = format!(
-        "model_list:\n  - model_name: dead\n    litellm_params: {{ model: openai/x, api_base: 'http://{dead}/v1', api_key: sk-deployment-secret }}\n"
+        "model_list:\n  - model_name: dead\n    litellm_params: {{ model: openai/x, api_base: 'http://{dead}/v1', api_key: sk-deployment-secret }}\n{ONE_ATTEMPT}"
     );
     let gw = TestGateway::start(&yaml).await;
     let (status, _, json) = post(&gw, chat_body("dead", false).to_string()).await;
@@ -194,9 +198,10 @@ async fn unreachable_reset_garbled_and_silent_upstreams() {
     assert!(!json.to_string().contains("sk-deployment-secret"));
 
     let up = MockUpstream::start(Behavior::Reset).await;
-    let gw =
-        TestGateway::start(&openai_config("gpt", &up, "").replace("timeout: 5", "timeout: 0.5"))
-            .await;
+    let gw = TestGateway::start(
+        &openai_config("gpt", &up, ONE_ATTEMPT).replace("timeout: 5", "timeout: 0.5"),
+    )
+    .await;
     let (status, _, json) = post(&gw, chat_body("gpt", false).to_string()).await;
     assert_eq!(status, 502);
     assert_error(&json, "api_error", "upstream_unreachable");

@@ -18,7 +18,12 @@ fn sample(text: &str, prefix: &str) -> Option<f64> {
 #[tokio::test]
 async fn requests_tokens_durations_and_in_flight_are_exported() {
     let up = MockUpstream::start(ok_json(completion("m", "ok"))).await;
-    let gw = TestGateway::start(&openai_config("gpt", &up, "")).await;
+    let gw = TestGateway::start(&openai_config(
+        "gpt",
+        &up,
+        "router_settings: { num_retries: 0 }\n",
+    ))
+    .await;
     let client = http();
     let post = |body: serde_json::Value| {
         client

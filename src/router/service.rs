@@ -1,0 +1,389 @@
+//! The router service: one request's whole journey across deployments and fallback groups.
+
+use std::{sync::Arc, time::Duration};
+
+use futures_util::future::BoxFuture;
+use prometheus::IntCounterVec;
+use tokio::time::Instant;
+use tower::{Layer, Service, ServiceExt};
+
+use super::{
+    Attempt, Deployment, ModelGroup, RouterCore, fallback::FallbackChain, state::Availability,
+};
+use crate::{
+    config::RouterSettings,
+    error::{GatewayError, RateLimitScope},
+    proxy::{ProxyRequest, ProxyResponse},
+    retry::{Backoff, Decision, FallbackKind, classify},
+    state::ModelTable,
+};
+
+/// Counters the router feeds.
+#[derive(Debug, Clone)]
+pub struct RouterMetrics {
+    /// `switchyard_retries_total{model, reason}`.
+    pub retries: IntCounterVec,
+    /// `switchyard_fallbacks_total{from, to}`.
+    pub fallbacks: IntCounterVec,
+}
+
+/// Wires [`Router`].
+#[derive(Clone)]
+pub struct RouterLayer {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    settings: RouterSettings,
+    core: Box<dyn RouterCore>,
+    models: Arc<ModelTable>,
+    metrics: RouterMetrics,
+    backoff: Backoff,
+}
+
+/// Routes one request: attempts, retries, cooldowns, fallbacks, deadline.
+#[derive(Clone)]
+pub struct Router<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+/// How a group's turn ended without an answer.
+struct GroupFailure {
+    error: GatewayError,
+    /// `None`: answer with `error` now; else try the fallbacks of this kind.
+    next: Option<FallbackKind>,
+}
+
+// === impl RouterLayer ===
+
+impl RouterLayer {
+    /// The router for one configuration.
+    pub fn new(
+        settings: RouterSettings,
+        core: Box<dyn RouterCore>,
+        models: Arc<ModelTable>,
+        metrics: RouterMetrics,
+    ) -> Self {
+        let backoff = Backoff {
+            base: Duration::from_millis(250),
+            cap: Duration::from_secs(10),
+            min: settings.retry_after,
+        };
+        Self {
+            shared: Arc::new(Shared {
+                settings,
+                core,
+                models,
+                metrics,
+                backoff,
+            }),
+        }
+    }
+}
+
+impl<S> Layer<S> for RouterLayer {
+    type Service = Router<S>;
+    fn layer(&self, inner: S) -> Router<S> {
+        Router {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<S> Service<ProxyRequest> for Router<S>
+where
+    S: Service<Attempt, Response = ProxyResponse, Error = GatewayError>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send,
+{
+    type Response = ProxyResponse;
+    type Error = GatewayError;
+    type Future = BoxFuture<'static, Result<ProxyResponse, GatewayError>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), GatewayError>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: ProxyRequest) -> Self::Future {
+        let router = self.clone();
+        Box::pin(async move { router.route(Arc::new(request)).await })
+    }
+}
+
+// === impl Router ===
+
+impl<S> Router<S>
+where
+    S: Service<Attempt, Response = ProxyResponse, Error = GatewayError>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send,
+{
+    async fn route(&self, request: Arc<ProxyRequest>) -> Result<ProxyResponse, GatewayError> {
+        let settings = &self.shared.settings;
+        let deadline = request.received + settings.deadline;
+        let origin = request.group.name.clone();
+        let mut chain = FallbackChain::new(settings, &origin);
+        let mut attempts = 0u32;
+        let mut last: Option<GatewayError> = None;
+        let mut previous: Option<Arc<str>> = None;
+        while let Some(name) = chain.next_group() {
+            let Some(group) = self.shared.models.get(name) else {
+                continue;
+            };
+            if let Some(from) = &previous {
+                self.shared
+                    .metrics
+                    .fallbacks
+                    .with_label_values(&[from, name])
+                    .inc();
+            }
+            previous = Some(group.name.clone());
+            match self
+                .run_group(&request, group, deadline, &mut attempts)
+                .await
+            {
+                Ok(mut response) => {
+                    response.attempts = attempts;
+                    return Ok(response);
+                }
+                Err(GroupFailure { error, next: None }) => return Err(error),
+                Err(GroupFailure {
+                    error,
+                    next: Some(kind),
+                }) => {
+                    chain.on_failure(kind);
+                    // Keep the last upstream answer: the caller gets its status and message.
+                    if last.as_ref().is_none_or(|_| error.deployment().is_some()) {
+                        last = Some(error);
+                    }
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| GatewayError::NoHealthyDeployment {
+            model: origin.to_string(),
+            retry_after: None,
+        }))
+    }
+
+    /// Attempts within one group until an answer, a decision to fall back, or a final error.
+    async fn run_group(
+        &self,
+        request: &Arc<ProxyRequest>,
+        group: &Arc<ModelGroup>,
+        deadline: Instant,
+        attempts: &mut u32,
+    ) -> Result<ProxyResponse, GroupFailure> {
+        let s = &self.shared.settings;
+        let mut excluded: Vec<Arc<str>> = Vec::new();
+        let mut retries = 0u32;
+        let mut last: Option<GatewayError> = None;
+        let fallback = |error: GatewayError| GroupFailure {
+            error,
+            next: Some(FallbackKind::General),
+        };
+        let stop = |error: GatewayError| GroupFailure { error, next: None };
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(stop(GatewayError::DeadlineExceeded { after: s.deadline }));
+            }
+            let serving: Vec<&Arc<Deployment>> = group
+                .deployments
+                .iter()
+                .filter(|d| d.serves(request.endpoint) && !excluded.contains(&d.id))
+                .collect();
+            if serving.is_empty() && excluded.is_empty() && last.is_none() {
+                let e = GatewayError::EndpointNotSupported {
+                    model: group.name.to_string(),
+                    endpoint: request.endpoint.name(),
+                };
+                return Err(if *attempts == 0 { stop(e) } else { fallback(e) });
+            }
+            let (ready, waits) = partition(&serving, now);
+            if ready.is_empty() {
+                match next_wait(&waits) {
+                    // Only `Retry-After` waits are worth sitting out; past the deadline, answer now.
+                    Some(Wait::Busy(until)) if until < deadline => {
+                        tokio::time::sleep_until(until).await;
+                        continue;
+                    }
+                    Some(Wait::Busy(_)) => {
+                        return Err(stop(last.unwrap_or_else(|| no_healthy(group, None))));
+                    }
+                    Some(Wait::Cooling(until)) => {
+                        return Err(fallback(
+                            last.unwrap_or_else(|| no_healthy(group, Some(until - now))),
+                        ));
+                    }
+                    Some(Wait::AtLimit(until)) => {
+                        let limited = GatewayError::RateLimited {
+                            scope: RateLimitScope::Deployment,
+                            retry_after: Some(until - now),
+                        };
+                        return Err(fallback(last.unwrap_or(limited)));
+                    }
+                    None => return Err(fallback(last.unwrap_or_else(|| no_healthy(group, None)))),
+                }
+            }
+            let deployment = ready[self.shared.core.pick(&ready, now)].clone();
+            *attempts += 1;
+            let started = Instant::now();
+            let in_flight = deployment.state.begin(started);
+            let attempt = Attempt {
+                request: request.clone(),
+                deployment: deployment.clone(),
+            };
+            let result =
+                tokio::time::timeout_at(deadline, self.inner.clone().oneshot(attempt)).await;
+            drop(in_flight);
+            let error = match result {
+                Err(_) => return Err(stop(GatewayError::DeadlineExceeded { after: s.deadline })),
+                Ok(Ok(response)) => {
+                    deployment.state.success(started.elapsed());
+                    return Ok(response);
+                }
+                Ok(Err(error)) => error,
+            };
+            let now = Instant::now();
+            match classify(&error) {
+                Decision::Retry(reason) => {
+                    let retry_after = match &error {
+                        GatewayError::Upstream(e) => e.retry_after,
+                        _ => None,
+                    };
+                    match retry_after {
+                        // Not a failure: the deployment said when to come back.
+                        Some(after) => deployment.state.busy_until(now + after),
+                        None => {
+                            deployment.state.failure(now, s.allowed_fails, s.cooldown);
+                        }
+                    }
+                    if retries >= s.num_retries {
+                        return Err(fallback(error));
+                    }
+                    retries += 1;
+                    self.shared
+                        .metrics
+                        .retries
+                        .with_label_values(&[&group.name, reason.label()])
+                        .inc();
+                    let others = group.deployments.iter().any(|d| {
+                        d.id != deployment.id
+                            && d.serves(request.endpoint)
+                            && !excluded.contains(&d.id)
+                            && d.state.availability(now, d.config.rpm, d.config.tpm)
+                                == Availability::Ready
+                    });
+                    if !others && retry_after.is_none() {
+                        let wait = self.shared.backoff.delay(retries - 1, None);
+                        if now + wait >= deadline {
+                            return Err(fallback(error));
+                        }
+                        tokio::time::sleep(wait).await;
+                    }
+                }
+                Decision::Silent => {
+                    deployment.state.failure(now, s.allowed_fails, s.cooldown);
+                    excluded.push(deployment.id.clone());
+                }
+                Decision::Misconfigured => {
+                    deployment.state.cool_down(now, s.cooldown);
+                    excluded.push(deployment.id.clone());
+                }
+                Decision::Fallback(kind) => {
+                    return Err(GroupFailure {
+                        error,
+                        next: Some(kind),
+                    });
+                }
+                Decision::Fail => return Err(stop(error)),
+            }
+            last = Some(error);
+        }
+    }
+}
+
+/// Why no deployment is ready, and until when.
+#[derive(Debug, Clone, Copy)]
+enum Wait {
+    Busy(Instant),
+    Cooling(Instant),
+    AtLimit(Instant),
+}
+
+/// The ready deployments, and the waits of the others.
+fn partition<'a>(
+    serving: &[&'a Arc<Deployment>],
+    now: Instant,
+) -> (Vec<&'a Arc<Deployment>>, Vec<Wait>) {
+    let mut ready = Vec::with_capacity(serving.len());
+    let mut waits = Vec::new();
+    for d in serving {
+        match d.state.availability(now, d.config.rpm, d.config.tpm) {
+            Availability::Ready => ready.push(*d),
+            Availability::Busy(t) => waits.push(Wait::Busy(t)),
+            Availability::Cooling(t) => waits.push(Wait::Cooling(t)),
+            Availability::AtLimit(t) => waits.push(Wait::AtLimit(t)),
+        }
+    }
+    (ready, waits)
+}
+
+/// The wait that ends first, preferring a `Retry-After` (which the same request may sit out).
+fn next_wait(waits: &[Wait]) -> Option<Wait> {
+    let busy = waits
+        .iter()
+        .filter_map(|w| {
+            if let Wait::Busy(t) = w {
+                Some(*t)
+            } else {
+                None
+            }
+        })
+        .min();
+    if let Some(t) = busy {
+        return Some(Wait::Busy(t));
+    }
+    let cooling = waits
+        .iter()
+        .filter_map(|w| {
+            if let Wait::Cooling(t) = w {
+                Some(*t)
+            } else {
+                None
+            }
+        })
+        .min();
+    if let Some(t) = cooling {
+        return Some(Wait::Cooling(t));
+    }
+    waits
+        .iter()
+        .filter_map(|w| {
+            if let Wait::AtLimit(t) = w {
+                Some(*t)
+            } else {
+                None
+            }
+        })
+        .min()
+        .map(Wait::AtLimit)
+}
+
+fn no_healthy(group: &ModelGroup, retry_after: Option<Duration>) -> GatewayError {
+    GatewayError::NoHealthyDeployment {
+        model: group.name.to_string(),
+        retry_after,
+    }
+}
