@@ -186,6 +186,7 @@ where
     ) -> Result<ProxyResponse, GroupFailure> {
         let s = &self.shared.settings;
         let mut excluded: Vec<Arc<str>> = Vec::new();
+        let mut tried: Vec<Arc<str>> = Vec::new();
         let mut retries = 0u32;
         let mut last: Option<GatewayError> = None;
         let fallback = |error: GatewayError| GroupFailure {
@@ -236,7 +237,15 @@ where
                     None => return Err(fallback(last.unwrap_or_else(|| no_healthy(group, None)))),
                 }
             }
-            let deployment = ready[self.shared.core.pick(&ready, now)].clone();
+            // A retry moves to a deployment this request has not tried yet, when there is one.
+            let untried: Vec<&Arc<Deployment>> = ready
+                .iter()
+                .copied()
+                .filter(|d| !tried.contains(&d.id))
+                .collect();
+            let candidates = if untried.is_empty() { ready } else { untried };
+            let deployment = candidates[self.shared.core.pick(&candidates, now)].clone();
+            tried.push(deployment.id.clone());
             *attempts += 1;
             let started = Instant::now();
             let in_flight = deployment.state.begin(started);

@@ -18,4 +18,5 @@ mod config;
 mod errors;
 mod lifecycle;
 mod metrics;
+mod router;
 mod streaming;
