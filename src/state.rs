@@ -130,6 +130,15 @@ impl Runtime {
 // === impl ModelTable ===
 
 impl ModelTable {
+    /// A table of `groups`, in this order.
+    pub fn new(groups: Vec<Arc<ModelGroup>>) -> Self {
+        let names = groups.iter().map(|g| g.name.clone()).collect();
+        Self {
+            groups: groups.into_iter().map(|g| (g.name.clone(), g)).collect(),
+            names,
+        }
+    }
+
     /// The group for a public name.
     pub fn get(&self, name: &str) -> Option<&Arc<ModelGroup>> {
         self.groups.get(name)

@@ -63,3 +63,6 @@ pub fn core_by_name(core: &str, strategy: &str, disagreements: IntCounter) -> Bo
         _ => Box::new(V2::new(strategy)),
     }
 }
+
+#[cfg(test)]
+mod tests;
