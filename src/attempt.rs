@@ -26,15 +26,22 @@ use crate::{
 pub struct AttemptService {
     stream_idle_timeout: Duration,
     first_token_timeout: Option<Duration>,
+    track_text: bool,
 }
 
 impl AttemptService {
     /// `stream_idle_timeout`: silence between stream chunks that counts as a cut;
-    /// `first_token_timeout`: how long a stream may take to its first content.
-    pub fn new(stream_idle_timeout: Duration, first_token_timeout: Option<Duration>) -> Self {
+    /// `first_token_timeout`: how long a stream may take to its first content;
+    /// `track_text`: keep streamed text so a mid-stream rescue can continue it.
+    pub fn new(
+        stream_idle_timeout: Duration,
+        first_token_timeout: Option<Duration>,
+        track_text: bool,
+    ) -> Self {
         Self {
             stream_idle_timeout,
             first_token_timeout,
+            track_text,
         }
     }
 }
@@ -57,6 +64,7 @@ impl Service<Attempt> for AttemptService {
     ) -> Self::Future {
         let idle = self.stream_idle_timeout;
         let first_token = self.first_token_timeout;
+        let track_text = self.track_text;
         Box::pin(async move {
             let started = Instant::now();
             let timeout = deployment.config.timeout;
@@ -81,8 +89,13 @@ impl Service<Attempt> for AttemptService {
                 }
                 Reply::Sse(body) => {
                     let keep_usage = request.view.include_usage;
-                    let mut sse =
-                        Box::pin(SseBody::new(body, deployment.id.clone(), idle, keep_usage));
+                    let mut sse = Box::pin(SseBody::new(
+                        body,
+                        deployment.id.clone(),
+                        idle,
+                        keep_usage,
+                        track_text,
+                    ));
                     prime(&mut sse, first_token, &deployment.id).await?;
                     (ReplyBody::Stream(sse), None)
                 }

@@ -33,7 +33,7 @@ pub enum Endpoint {
 }
 
 /// A parsed request on its way to a deployment.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ProxyRequest {
     /// Request id.
     pub id: RequestId,
@@ -79,6 +79,19 @@ pub enum ReplyBody {
 
 /// The model stack as one boxed service.
 pub type ProxyService = BoxCloneSyncService<ProxyRequest, ProxyResponse, GatewayError>;
+
+// === impl ProxyRequest ===
+
+impl ProxyRequest {
+    /// The same request with `partial` as a trailing assistant message (an assistant prefill).
+    pub fn with_prefill(&self, partial: &str) -> Result<Self, GatewayError> {
+        let message = serde_json::json!({"role": "assistant", "content": partial}).to_string();
+        Ok(Self {
+            body: self.body.with_message(&message)?,
+            ..self.clone()
+        })
+    }
+}
 
 // === impl RequestId ===
 

@@ -45,6 +45,7 @@ pub fn build(router: &RouterSettings, models: Arc<ModelTable>, metrics: &Metrics
         .service(AttemptService::new(
             router.stream_idle_timeout,
             router.first_token_timeout,
+            router.midstream_rescue,
         ));
     BoxCloneSyncService::new(stack)
 }

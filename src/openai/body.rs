@@ -137,6 +137,33 @@ impl JsonBody {
         out.freeze()
     }
 
+    /// A copy with `message` (a JSON object) appended to the `messages` array.
+    pub fn with_message(&self, message: &str) -> Result<Self, GatewayError> {
+        let m = self
+            .members
+            .iter()
+            .rev()
+            .find(|m| &*m.key == "messages")
+            .ok_or_else(|| GatewayError::invalid("no messages", None))?;
+        let array = &self.raw[m.value.clone()];
+        let close = m.value.start
+            + array
+                .iter()
+                .rposition(|&b| b == b']')
+                .ok_or_else(|| GatewayError::invalid("messages is not an array", None))?;
+        let empty = array[1..array.len() - 1]
+            .iter()
+            .all(u8::is_ascii_whitespace);
+        let mut out = BytesMut::with_capacity(self.raw.len() + message.len() + 1);
+        out.put_slice(&self.raw[..close]);
+        if !empty {
+            out.put_u8(b',');
+        }
+        out.put_slice(message.as_bytes());
+        out.put_slice(&self.raw[close..]);
+        Self::parse(out.freeze())
+    }
+
     /// Whether the client asked for usage on a stream (`stream_options.include_usage: true`).
     pub fn asks_usage(&self) -> bool {
         #[derive(Deserialize)]
@@ -233,6 +260,23 @@ mod tests {
                 })
                 .as_ptr(),
             asked.raw().as_ptr()
+        );
+    }
+
+    #[test]
+    fn appends_a_message() {
+        let b = body(r#"{"model":"m","messages":[{"role":"user","content":"hi"}],"n":1}"#);
+        let out = b
+            .with_message(r#"{"role":"assistant","content":"Hel"}"#)
+            .unwrap();
+        assert_eq!(
+            std::str::from_utf8(out.raw()).unwrap(),
+            r#"{"model":"m","messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"Hel"}],"n":1}"#
+        );
+        let empty = body(r#"{"messages":[ ]}"#).with_message("{}").unwrap();
+        assert_eq!(
+            std::str::from_utf8(empty.raw()).unwrap(),
+            r#"{"messages":[ {}]}"#
         );
     }
 

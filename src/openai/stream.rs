@@ -21,6 +21,9 @@ pub struct ChunkView {
 /// One choice of a chunk.
 #[derive(Debug, Deserialize)]
 pub struct ChoiceView {
+    /// Which choice (0 unless `n > 1`).
+    #[serde(default)]
+    pub index: u32,
     /// Non-null on the chunk that ends the choice.
     #[serde(default)]
     pub finish_reason: Option<String>,

@@ -86,7 +86,7 @@ impl Mock {
             .map(|m| estimate_tokens(&text_of(m)))
             .sum::<u64>()
             .max(1);
-        let text = match &self.params.response {
+        let full = match &self.params.response {
             Some(text) => text.clone(),
             None => {
                 let last = messages
@@ -98,6 +98,15 @@ impl Mock {
                 let last: String = last.chars().take(200).collect();
                 format!("This is a mock response from switchyard. You said: {last}")
             }
+        };
+        // An assistant prefill: continue after it when it is the start of the answer.
+        let prefill = messages
+            .last()
+            .filter(|m| m.role == "assistant")
+            .map(text_of);
+        let text = match prefill.as_deref().and_then(|p| full.strip_prefix(p)) {
+            Some(rest) => rest.to_owned(),
+            None => full,
         };
         let limit = request
             .body

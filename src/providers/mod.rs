@@ -106,6 +106,14 @@ impl ProviderKind {
         }
     }
 
+    /// Whether the provider is known to continue a trailing assistant message (prefill).
+    pub fn accepts_prefill(&self) -> bool {
+        match self {
+            Self::OpenAiCompat(_) => false,
+            Self::Mock => true,
+        }
+    }
+
     /// Whether the adapter serves `/v1/embeddings`.
     pub fn serves_embeddings(&self) -> bool {
         match self {

@@ -49,6 +49,14 @@ impl Deployment {
         }
     }
 
+    /// Whether it may be sent an assistant prefill: `model_info.supports_assistant_prefill`,
+    /// else what its provider is known to do.
+    pub fn accepts_prefill(&self) -> bool {
+        self.config
+            .supports_assistant_prefill
+            .unwrap_or_else(|| self.config.provider.accepts_prefill())
+    }
+
     /// Routing weight: `weight`, else `rpm`, else `tpm`, else 1 (LiteLLM's order).
     pub fn weight(&self) -> f64 {
         let c = &self.config;

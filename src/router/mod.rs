@@ -5,6 +5,7 @@
 
 mod deployment;
 mod fallback;
+mod rescue;
 mod service;
 mod shadow;
 pub mod state;

@@ -8,12 +8,13 @@ use tokio::time::Instant;
 use tower::{Layer, Service, ServiceExt};
 
 use super::{
-    Attempt, Deployment, ModelGroup, RouterCore, fallback::FallbackChain, state::Availability,
+    Attempt, Deployment, ModelGroup, RouterCore, fallback::FallbackChain, rescue::Plan,
+    state::Availability,
 };
 use crate::{
     config::RouterSettings,
     error::{GatewayError, RateLimitScope},
-    proxy::{ProxyRequest, ProxyResponse},
+    proxy::{ProxyRequest, ProxyResponse, ReplyBody},
     retry::{Backoff, Decision, FallbackKind, classify},
     state::ModelTable,
 };
@@ -176,6 +177,32 @@ where
         }))
     }
 
+    /// Where a stream of `group` served by `failed` may continue: the group's other deployments,
+    /// then those of the requested group's fallbacks.
+    fn rescue_candidates(
+        &self,
+        request: &ProxyRequest,
+        group: &ModelGroup,
+        failed: &Arc<Deployment>,
+    ) -> Vec<Arc<Deployment>> {
+        let fallbacks = self
+            .shared
+            .settings
+            .fallbacks
+            .get(&*request.group.name)
+            .into_iter()
+            .flatten();
+        let groups = std::iter::once(group)
+            .chain(fallbacks.filter_map(|name| self.shared.models.get(name).map(|g| &**g)));
+        let mut out: Vec<Arc<Deployment>> = Vec::new();
+        for d in groups.flat_map(|g| g.deployments.iter()) {
+            if d.id != failed.id && !out.iter().any(|o| o.id == d.id) {
+                out.push(d.clone());
+            }
+        }
+        out
+    }
+
     /// Attempts within one group until an answer, a decision to fall back, or a final error.
     async fn run_group(
         &self,
@@ -258,8 +285,22 @@ where
             drop(in_flight);
             let error = match result {
                 Err(_) => return Err(stop(GatewayError::DeadlineExceeded { after: s.deadline })),
-                Ok(Ok(response)) => {
+                Ok(Ok(mut response)) => {
                     deployment.state.success(started.elapsed());
+                    if let ReplyBody::Stream(sse) = &mut response.body {
+                        if s.midstream_rescue {
+                            let candidates = self.rescue_candidates(request, group, &deployment);
+                            let plan = Plan::new(
+                                self.inner.clone(),
+                                request.clone(),
+                                deployment,
+                                candidates,
+                                deadline,
+                                s,
+                            );
+                            sse.as_mut().set_rescue(Box::new(plan));
+                        }
+                    }
                     return Ok(response);
                 }
                 Ok(Err(error)) => error,

@@ -7,7 +7,11 @@
 //! - the usage-only chunk is dropped when the gateway asked for it and the client did not;
 //! - upstream EOF after a `finish_reason` but without `[DONE]`: the gateway adds `[DONE]`;
 //! - EOF before any `finish_reason`, a transport error, or silence longer than the idle timeout:
-//!   the stream ends with `data: {"error": ...}` and no `[DONE]`.
+//!   with a [`Rescue`] the answer continues on another deployment (prefill, or a restart whose
+//!   replayed text must match what was sent); without one, or if that fails, the stream ends
+//!   with `data: {"error": ...}` naming the original failure, and no `[DONE]`.
+
+mod scan;
 
 use std::{
     pin::Pin,
@@ -18,14 +22,13 @@ use std::{
 
 use axum::body::Body;
 use bytes::{BufMut, Bytes, BytesMut};
+use futures_util::future::BoxFuture;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use pin_project_lite::pin_project;
+use scan::{Mode, Scanner};
 use tokio::time::{Instant, Sleep};
 
-use crate::{
-    error::GatewayError,
-    openai::{Usage, stream::ChunkView},
-};
+use crate::{error::GatewayError, openai::Usage};
 
 /// How a stream ended, reported once to the hook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +50,22 @@ pub struct StreamEnd {
     pub usage: Option<Usage>,
     /// When the first content chunk was forwarded.
     pub first_content: Option<Instant>,
+}
+
+/// Continues an answer that broke mid-stream on another deployment (the router implements it).
+pub trait Rescue: Send {
+    /// Starts a continuation of an answer whose text so far is `sent`; `None` when nothing can.
+    fn continue_after(&mut self, sent: String) -> BoxFuture<'static, Option<Continuation>>;
+}
+
+/// A new upstream stream that continues the answer.
+pub struct Continuation {
+    /// Its SSE body.
+    pub body: Body,
+    /// `true`: it continues after the partial answer (prefill); `false`: it restarts the answer.
+    pub prefill: bool,
+    /// The deployment serving it.
+    pub deployment: Arc<str>,
 }
 
 type Hook = Box<dyn FnOnce(StreamEnd) + Send>;
@@ -80,7 +99,17 @@ enum State {
     /// `[DONE]` was forwarded: read the upstream's end if it is already there (so the
     /// connection returns to the pool), then stop.
     Draining,
+    /// Waiting for a continuation after a mid-stream failure.
+    Rescuing,
     Finished,
+}
+
+/// A failure: its code and the message of the error event.
+#[derive(Debug, Clone)]
+struct Failure {
+    code: &'static str,
+    reason: String,
+    deployment: Arc<str>,
 }
 
 pin_project! {
@@ -93,22 +122,26 @@ pin_project! {
         buf: BytesMut,
         held: BytesMut,
         state: State,
-        keep_usage_chunk: bool,
-        finished: bool,
+        scanner: Scanner,
         deployment: Arc<str>,
         guard: EndGuard,
+        rescue: Option<Box<dyn Rescue>>,
+        rescuing: Option<BoxFuture<'static, Option<Continuation>>>,
+        original: Option<Failure>,
     }
 }
 
 // === impl SseBody ===
 
 impl SseBody {
-    /// Wraps an upstream SSE body. `keep_usage_chunk`: the client asked for usage.
+    /// Wraps an upstream SSE body. `keep_usage_chunk`: the client asked for usage;
+    /// `track_text`: keep the forwarded text so a rescue can continue it.
     pub fn new(
         inner: Body,
         deployment: Arc<str>,
         idle_timeout: Duration,
         keep_usage_chunk: bool,
+        track_text: bool,
     ) -> Self {
         Self {
             idle: tokio::time::sleep(idle_timeout),
@@ -117,8 +150,16 @@ impl SseBody {
             buf: BytesMut::new(),
             held: BytesMut::new(),
             state: State::Streaming,
-            keep_usage_chunk,
-            finished: false,
+            scanner: Scanner {
+                keep_usage_chunk,
+                mode: Mode::Forward,
+                finished: false,
+                done: false,
+                errored: false,
+                sent: track_text.then(String::new),
+                unrescuable: false,
+                diverged: false,
+            },
             deployment,
             guard: EndGuard {
                 hook: None,
@@ -128,6 +169,9 @@ impl SseBody {
                     first_content: None,
                 },
             },
+            rescue: None,
+            rescuing: None,
+            original: None,
         }
     }
 
@@ -143,6 +187,11 @@ impl SseBody {
         }));
     }
 
+    /// Lets a mid-stream failure continue elsewhere instead of ending the stream.
+    pub fn set_rescue(self: Pin<&mut Self>, rescue: Box<dyn Rescue>) {
+        *self.project().rescue = Some(rescue);
+    }
+
     /// Reads ahead until the first content event (or the answer's end), holding what was read for
     /// the client. Until then nothing has reached the client, so a failure here (the code of the
     /// in-band error it would have sent) lets the router switch upstreams invisibly.
@@ -154,7 +203,7 @@ impl SseBody {
             {
                 let this = self.as_mut().project();
                 if this.guard.end.first_content.is_some()
-                    || *this.finished
+                    || this.scanner.finished
                     || *this.state == State::Draining
                 {
                     return Poll::Ready(Ok(()));
@@ -187,10 +236,48 @@ impl SseBody {
                     this.guard.fire(Outcome::Complete);
                     return Poll::Ready(None);
                 }
+                State::Rescuing => {
+                    let Some(future) = this.rescuing.as_mut() else {
+                        *this.state = State::Streaming;
+                        continue;
+                    };
+                    let continuation = ready!(future.as_mut().poll(cx));
+                    *this.rescuing = None;
+                    match continuation {
+                        Some(c) => {
+                            *this.inner = c.body;
+                            *this.deployment = c.deployment;
+                            this.scanner.mode = if c.prefill {
+                                Mode::Continue
+                            } else {
+                                Mode::Replay { matched: 0 }
+                            };
+                            this.scanner.finished = false;
+                            this.buf.clear();
+                            this.idle
+                                .as_mut()
+                                .reset(Instant::now() + *this.idle_timeout);
+                            *this.state = State::Streaming;
+                            continue;
+                        }
+                        None => {
+                            let failure = this.original.take().unwrap_or_else(|| Failure {
+                                code: "upstream_stream_cut",
+                                reason: "the stream failed".into(),
+                                deployment: this.deployment.clone(),
+                            });
+                            return Poll::Ready(Some(finish_failed(
+                                &mut *this.state,
+                                this.guard,
+                                failure,
+                            )));
+                        }
+                    }
+                }
                 State::Streaming => {}
             }
             let polled = Pin::new(&mut *this.inner).poll_frame(cx);
-            let tail = match polled {
+            let (out, failure) = match polled {
                 Poll::Ready(Some(Ok(frame))) => {
                     let Ok(data) = frame.into_data() else {
                         continue;
@@ -198,60 +285,107 @@ impl SseBody {
                     let deadline = Instant::now() + *this.idle_timeout;
                     this.idle.as_mut().reset(deadline);
                     this.buf.extend_from_slice(&data);
-                    let mut scan = Scan {
-                        keep_usage_chunk: *this.keep_usage_chunk,
-                        end: &mut this.guard.end,
-                        finished: this.finished,
-                        done: false,
-                    };
-                    let out = scan.take_events(this.buf, false);
-                    if scan.done {
+                    let out = this
+                        .scanner
+                        .take_events(this.buf, &mut this.guard.end, false);
+                    if this.scanner.done {
                         *this.state = State::Draining;
                     }
-                    match out {
-                        Some(out) => return Poll::Ready(Some(out)),
-                        None => continue,
+                    if this.scanner.diverged {
+                        (out, Some(replay_failure(this.deployment)))
+                    } else {
+                        match out {
+                            Some(out) => return Poll::Ready(Some(out)),
+                            None => continue,
+                        }
                     }
                 }
                 Poll::Ready(Some(Err(e))) => {
                     tracing::warn!(deployment = %this.deployment, error = %e, "upstream stream failed");
-                    Tail::Error(
-                        "upstream_stream_cut",
-                        "the upstream connection failed mid-stream".to_owned(),
+                    let reason = "the upstream connection failed mid-stream".into();
+                    (
+                        None,
+                        Some(Failure {
+                            code: "upstream_stream_cut",
+                            reason,
+                            deployment: this.deployment.clone(),
+                        }),
                     )
                 }
                 Poll::Ready(None) => {
                     // Whatever is left without its blank line is a last event.
-                    let mut scan = Scan {
-                        keep_usage_chunk: *this.keep_usage_chunk,
-                        end: &mut this.guard.end,
-                        finished: this.finished,
-                        done: false,
-                    };
-                    let out = scan.take_events(this.buf, true);
-                    if scan.done {
-                        Tail::Done(out, false)
-                    } else if *this.finished {
-                        Tail::Done(out, true)
-                    } else {
-                        Tail::Partial(out)
+                    let out = this
+                        .scanner
+                        .take_events(this.buf, &mut this.guard.end, true);
+                    if this.scanner.done || (this.scanner.finished && !this.scanner.diverged) {
+                        let mut b = BytesMut::new();
+                        if let Some(out) = out {
+                            b.put_slice(&out);
+                        }
+                        if !this.scanner.done {
+                            b.put_slice(b"data: [DONE]\n\n");
+                        }
+                        *this.state = State::Finished;
+                        this.guard.fire(Outcome::Complete);
+                        return Poll::Ready((!b.is_empty()).then(|| b.freeze()));
                     }
+                    if this.scanner.errored {
+                        *this.state = State::Finished;
+                        this.guard.fire(Outcome::Failed("upstream_error"));
+                        return Poll::Ready(out);
+                    }
+                    let failure = if this.scanner.diverged {
+                        replay_failure(this.deployment)
+                    } else {
+                        Failure {
+                            code: "upstream_stream_incomplete",
+                            reason: "the upstream stream ended before the answer was complete"
+                                .into(),
+                            deployment: this.deployment.clone(),
+                        }
+                    };
+                    (out, Some(failure))
                 }
                 Poll::Pending => {
                     ready!(this.idle.as_mut().poll(cx));
-                    Tail::Error(
-                        "upstream_stream_idle",
-                        format!(
-                            "the upstream sent nothing for {}s",
-                            this.idle_timeout.as_secs_f64()
-                        ),
+                    let reason = format!(
+                        "the upstream sent nothing for {}s",
+                        this.idle_timeout.as_secs_f64()
+                    );
+                    (
+                        None,
+                        Some(Failure {
+                            code: "upstream_stream_idle",
+                            reason,
+                            deployment: this.deployment.clone(),
+                        }),
                     )
                 }
             };
-            *this.state = State::Finished;
-            let (bytes, outcome) = tail.into_bytes(this.deployment);
-            this.guard.fire(outcome);
-            return Poll::Ready(bytes);
+            let Some(failure) = failure else { continue };
+            // Report the first failure of the answer, not a later one.
+            let failure = this.original.clone().unwrap_or(failure);
+            let rescuable =
+                !this.scanner.unrescuable && !this.scanner.errored && !this.scanner.diverged;
+            match (this.rescue.as_mut(), &this.scanner.sent) {
+                (Some(rescue), Some(sent)) if rescuable => {
+                    tracing::info!(deployment = %this.deployment, code = failure.code, "stream failed mid-answer; continuing elsewhere");
+                    *this.rescuing = Some(rescue.continue_after(sent.clone()));
+                    *this.original = Some(failure);
+                    *this.state = State::Rescuing;
+                    if let Some(out) = out {
+                        return Poll::Ready(Some(out));
+                    }
+                }
+                _ => {
+                    let mut b = BytesMut::new();
+                    if let Some(out) = out {
+                        b.put_slice(&out);
+                    }
+                    b.put_slice(&finish_failed(&mut *this.state, this.guard, failure));
+                    return Poll::Ready(Some(b.freeze()));
+                }
+            }
         }
     }
 }
@@ -280,48 +414,19 @@ impl HttpBody for SseBody {
     }
 }
 
-/// What to send after the upstream body ends.
-enum Tail {
-    /// Events, then `[DONE]` if the gateway must add it.
-    Done(Option<Bytes>, bool),
-    /// Events, then an error: the answer never finished.
-    Partial(Option<Bytes>),
-    /// An error event.
-    Error(&'static str, String),
+fn replay_failure(deployment: &Arc<str>) -> Failure {
+    Failure {
+        code: "upstream_stream_cut",
+        reason: "the restarted answer did not match the text already sent".into(),
+        deployment: deployment.clone(),
+    }
 }
 
-impl Tail {
-    fn into_bytes(self, deployment: &Arc<str>) -> (Option<Bytes>, Outcome) {
-        match self {
-            Tail::Done(out, false) => (out, Outcome::Complete),
-            Tail::Done(out, true) => {
-                let mut b = BytesMut::new();
-                if let Some(out) = out {
-                    b.put_slice(&out);
-                }
-                b.put_slice(b"data: [DONE]\n\n");
-                (Some(b.freeze()), Outcome::Complete)
-            }
-            Tail::Partial(out) => {
-                let mut b = BytesMut::new();
-                if let Some(out) = out {
-                    b.put_slice(&out);
-                }
-                b.put_slice(&error_event(
-                    deployment,
-                    "the upstream stream ended before the answer was complete",
-                ));
-                (
-                    Some(b.freeze()),
-                    Outcome::Failed("upstream_stream_incomplete"),
-                )
-            }
-            Tail::Error(code, reason) => (
-                Some(error_event(deployment, &reason)),
-                Outcome::Failed(code),
-            ),
-        }
-    }
+/// Ends the stream with the error event of `failure`.
+fn finish_failed(state: &mut State, guard: &mut EndGuard, failure: Failure) -> Bytes {
+    *state = State::Finished;
+    guard.fire(Outcome::Failed(failure.code));
+    error_event(&failure.deployment, &failure.reason)
 }
 
 /// `data: {"error": ...}\n\n` for a failure after the stream started.
@@ -336,121 +441,6 @@ pub fn error_event(deployment: &Arc<str>, reason: &str) -> Bytes {
     b.put_slice(&json);
     b.put_slice(b"\n\n");
     b.freeze()
-}
-
-/// One pass over the buffered bytes.
-struct Scan<'a> {
-    keep_usage_chunk: bool,
-    end: &'a mut StreamEnd,
-    finished: &'a mut bool,
-    done: bool,
-}
-
-enum Verdict {
-    Keep,
-    Drop,
-}
-
-impl Scan<'_> {
-    /// Takes every complete event out of `buf` (all of it when `eof`) and returns the bytes to
-    /// forward. Events are forwarded without copying unless one of them is dropped.
-    fn take_events(&mut self, buf: &mut BytesMut, eof: bool) -> Option<Bytes> {
-        let mut spans: Vec<(usize, usize, Verdict)> = Vec::new();
-        let mut pos = 0;
-        while !self.done {
-            let (len, delim) = match find_event_end(&buf[pos..]) {
-                Some(found) => found,
-                None if eof
-                    && pos < buf.len()
-                    && !buf[pos..].iter().all(u8::is_ascii_whitespace) =>
-                {
-                    (buf.len() - pos, 0)
-                }
-                None => break,
-            };
-            let verdict = self.judge(&buf[pos..pos + len]);
-            spans.push((pos, len + delim, verdict));
-            pos += len + delim;
-        }
-        let block = buf.split_to(pos).freeze();
-        if eof || self.done {
-            buf.clear(); // a partial event at EOF was judged above; anything after [DONE] is dropped
-        }
-        if spans.iter().all(|(_, _, v)| matches!(v, Verdict::Keep)) && !eof {
-            return (!block.is_empty()).then_some(block);
-        }
-        let mut out = BytesMut::with_capacity(block.len() + 2);
-        for (start, len, verdict) in spans {
-            if let Verdict::Keep = verdict {
-                let event = &block[start..start + len];
-                out.put_slice(event);
-                if !event.ends_with(b"\n\n") {
-                    out.put_slice(b"\n\n");
-                }
-            }
-        }
-        (!out.is_empty()).then(|| out.freeze())
-    }
-
-    fn judge(&mut self, event: &[u8]) -> Verdict {
-        let Some(data) = event_data(event) else {
-            return Verdict::Keep; // a comment or a field without data
-        };
-        if data.trim_ascii() == b"[DONE]" {
-            self.done = true;
-            return Verdict::Keep;
-        }
-        let Ok(chunk) = serde_json::from_slice::<ChunkView>(&data) else {
-            return Verdict::Drop;
-        };
-        if chunk.error.is_some() {
-            return Verdict::Keep;
-        }
-        if let Some(usage) = chunk.usage {
-            self.end.usage = Some(usage);
-            if chunk.choices.is_empty() && !self.keep_usage_chunk {
-                return Verdict::Drop;
-            }
-        }
-        if self.end.first_content.is_none() && chunk.has_content() {
-            self.end.first_content = Some(Instant::now());
-        }
-        if chunk.finishes() {
-            *self.finished = true;
-        }
-        Verdict::Keep
-    }
-}
-
-/// Length of the first event in `buf` and of its terminating blank line.
-fn find_event_end(buf: &[u8]) -> Option<(usize, usize)> {
-    let lf = memchr::memmem::find(buf, b"\n\n").map(|i| (i, 2));
-    let crlf = memchr::memmem::find(buf, b"\r\n\r\n").map(|i| (i, 4));
-    match (lf, crlf) {
-        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
-        (a, b) => a.or(b),
-    }
-}
-
-/// The `data:` payload of an event (several data lines joined by `\n`), if any.
-fn event_data(event: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
-    let mut lines = event.split(|&b| b == b'\n').filter_map(|line| {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let rest = line.strip_prefix(b"data:")?;
-        Some(rest.strip_prefix(b" ").unwrap_or(rest))
-    });
-    let first = lines.next()?;
-    match lines.next() {
-        None => Some(std::borrow::Cow::Borrowed(first)),
-        Some(second) => {
-            let mut joined = first.to_vec();
-            for l in std::iter::once(second).chain(lines) {
-                joined.push(b'\n');
-                joined.extend_from_slice(l);
-            }
-            Some(std::borrow::Cow::Owned(joined))
-        }
-    }
 }
 
 #[cfg(test)]

@@ -36,6 +36,7 @@ async fn run(frames: Vec<&str>, keep_usage: bool) -> (String, StreamEnd) {
         Arc::from("dep"),
         Duration::from_secs(60),
         keep_usage,
+        false,
     ));
     let captured = Captured::default();
     let c = captured.clone();
@@ -154,6 +155,7 @@ async fn silence_past_the_idle_timeout_ends_the_stream_with_an_error() {
         Arc::from("dep"),
         Duration::from_secs(10),
         false,
+        false,
     ));
     let captured = Captured::default();
     let c = captured.clone();
@@ -187,6 +189,7 @@ async fn a_client_that_leaves_is_reported() {
         Arc::from("d"),
         Duration::from_secs(1),
         false,
+        false,
     ));
     body.as_mut().on_end(move |end| {
         let _ = c.0.set(end);
@@ -207,6 +210,7 @@ async fn priming_holds_everything_up_to_the_first_content_for_the_client() {
         Body::from_stream(stream::iter(frames)),
         Arc::from("d"),
         Duration::from_secs(5),
+        false,
         false,
     ));
     std::future::poll_fn(|cx| body.as_mut().poll_prime(cx))
@@ -231,6 +235,7 @@ async fn priming_reports_a_stream_that_fails_before_its_first_content() {
         Body::from_stream(stream::iter(frames)),
         Arc::from("d"),
         Duration::from_secs(5),
+        false,
         false,
     ));
     let primed = std::future::poll_fn(|cx| body.as_mut().poll_prime(cx)).await;

@@ -18,5 +18,6 @@ mod config;
 mod errors;
 mod lifecycle;
 mod metrics;
+mod rescue;
 mod router;
 mod streaming;
