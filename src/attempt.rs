@@ -109,6 +109,7 @@ impl Service<Attempt> for AttemptService {
                 upstream_wait,
                 usage,
                 overhead: Duration::ZERO,
+                headers: Default::default(),
             })
         })
     }

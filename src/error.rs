@@ -109,6 +109,8 @@ pub enum GatewayError {
         scope: RateLimitScope,
         /// When to retry.
         retry_after: Option<Duration>,
+        /// The limit that was reached, for the `x-ratelimit-*` headers.
+        limit: Option<LimitInfo>,
     },
     /// The whole-request deadline passed (all attempts and fallbacks included).
     #[error("The request did not complete within its deadline of {}s", after.as_secs_f64())]
@@ -127,6 +129,15 @@ pub enum GatewayError {
     /// A bug or an impossible state; the message carries no secrets.
     #[error("Internal error: {0}")]
     Internal(String),
+}
+
+/// A limit that was reached: `requests` or `tokens` per minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitInfo {
+    /// `requests` or `tokens`.
+    pub what: &'static str,
+    /// Per minute.
+    pub limit: u64,
 }
 
 /// Which of the gateway's limits was reached (the `scope` label of `switchyard_rate_limited_total`).
@@ -405,6 +416,28 @@ impl IntoResponse for GatewayError {
             // Round up: a client that waits the whole seconds must find the way open.
             let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            if let Self::RateLimited {
+                limit: Some(info), ..
+            } = &self
+            {
+                let (limit, remaining, reset) = match info.what {
+                    "tokens" => (
+                        "x-ratelimit-limit-tokens",
+                        "x-ratelimit-remaining-tokens",
+                        "x-ratelimit-reset-tokens",
+                    ),
+                    _ => (
+                        "x-ratelimit-limit-requests",
+                        "x-ratelimit-remaining-requests",
+                        "x-ratelimit-reset-requests",
+                    ),
+                };
+                headers.insert(limit, HeaderValue::from(info.limit));
+                headers.insert(remaining, HeaderValue::from(0));
+                if let Ok(v) = HeaderValue::from_str(&format!("{secs}s")) {
+                    headers.insert(reset, v);
+                }
+            }
         }
         response.extensions_mut().insert(LoggedError {
             message: self.to_string().into(),

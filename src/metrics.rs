@@ -32,6 +32,7 @@ pub struct Metrics {
     fallbacks: IntCounterVec,
     cooldown: IntGaugeVec,
     shadow_disagreements: IntCounter,
+    rate_limited: IntCounterVec,
 }
 
 /// Pre-resolved handles for one model group (label lookups done once, at config load).
@@ -132,20 +133,35 @@ impl Metrics {
                 "switchyard_router_shadow_disagreements_total",
                 "Picks where the shadow router core (v1) disagreed with the real one (v2).",
             )?,
+            rate_limited: IntCounterVec::new(
+                Opts::new(
+                    "switchyard_rate_limited_total",
+                    "Requests refused by a limit of the gateway's own.",
+                ),
+                &["scope"],
+            )?,
             registry,
         };
-        m.registry.register(Box::new(m.requests.clone()))?;
-        m.registry.register(Box::new(m.request_duration.clone()))?;
-        m.registry.register(Box::new(m.upstream_duration.clone()))?;
-        m.registry.register(Box::new(m.ttft.clone()))?;
-        m.registry.register(Box::new(m.tokens.clone()))?;
-        m.registry.register(Box::new(m.in_flight.clone()))?;
-        m.registry.register(Box::new(m.overhead.clone()))?;
-        m.registry.register(Box::new(m.retries.clone()))?;
-        m.registry.register(Box::new(m.fallbacks.clone()))?;
-        m.registry.register(Box::new(m.cooldown.clone()))?;
-        m.registry
-            .register(Box::new(m.shadow_disagreements.clone()))?;
+        let families: Vec<Box<dyn prometheus::core::Collector>> = vec![
+            Box::new(m.requests.clone()),
+            Box::new(m.request_duration.clone()),
+            Box::new(m.upstream_duration.clone()),
+            Box::new(m.ttft.clone()),
+            Box::new(m.tokens.clone()),
+            Box::new(m.in_flight.clone()),
+            Box::new(m.overhead.clone()),
+            Box::new(m.retries.clone()),
+            Box::new(m.fallbacks.clone()),
+            Box::new(m.cooldown.clone()),
+            Box::new(m.shadow_disagreements.clone()),
+            Box::new(m.rate_limited.clone()),
+        ];
+        for family in families {
+            m.registry.register(family)?;
+        }
+        for scope in ["key", "deployment", "global"] {
+            m.rate_limited.with_label_values(&[scope]);
+        }
         Ok(m)
     }
 
@@ -189,6 +205,11 @@ impl Metrics {
     /// `switchyard_router_shadow_disagreements_total`.
     pub fn shadow_disagreements(&self) -> IntCounter {
         self.shadow_disagreements.clone()
+    }
+
+    /// Counts a request refused by one of the gateway's limits.
+    pub fn rate_limited(&self, scope: crate::error::RateLimitScope) {
+        self.rate_limited.with_label_values(&[scope.label()]).inc();
     }
 
     /// Counts a request rejected before it reached a deployment.

@@ -67,6 +67,8 @@ pub struct ProxyResponse {
     pub usage: Option<Usage>,
     /// The gateway's own time until the response head.
     pub overhead: Duration,
+    /// Extra response headers (e.g. `x-ratelimit-*`).
+    pub headers: HeaderMap,
 }
 
 /// A complete JSON answer or a stream.
@@ -148,6 +150,7 @@ impl IntoResponse for ProxyResponse {
             ReplyBody::Stream(sse) => ("text/event-stream", Body::new(sse)),
         };
         let mut response = Response::new(body);
+        *response.headers_mut() = self.headers;
         let h = response.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         if content_type == "text/event-stream" {

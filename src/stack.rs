@@ -1,17 +1,19 @@
 //! THE model stack, built in one function. The HTTP edge (`api`) runs before it: request id and
-//! trace span, key check, then body limit and parse (once), then this stack.
+//! trace span, load shedding (`max_parallel_requests`, before the body is read), key check, then
+//! body limit and parse (once), then this stack.
 //!
 //! Outermost first:
-//! 1. `MetricsLayer`  — requests, durations (streams until the last byte), in-flight, tokens,
-//!    time to first token, overhead.
-//! 2. `RouterLayer`   — model group -> deployment through the `RouterCore` seam (v1/v2/shadow);
-//!    retries with full-jitter backoff, cooldowns, fallback groups, the whole-request deadline.
-//! 3. `AttemptService` — one attempt: the deployment's timeout, its provider adapter over the
+//! 1. `MetricsLayer`   — requests, durations (streams until the last byte), in-flight, tokens,
+//!    time to first token, overhead, limits hit.
+//! 2. `RateLimitLayer` — each virtual key's rpm/tpm (GCRA); tokens charged once usage is known.
+//! 3. `RouterLayer`    — model group -> deployment through the `RouterCore` seam (v1/v2/shadow);
+//!    retries with full-jitter backoff, cooldowns, fallback groups, the whole-request deadline,
+//!    mid-stream rescue of streams that break.
+//! 4. `AttemptService` — one attempt: the deployment's timeout, its provider adapter over the
 //!    pooled client; the JSON answer checked, or the SSE stream read to its first token (so a
 //!    failure before then can still switch upstream) and wrapped for pass-through.
 //!
-//! Rate limits, cache and agent mode slot in between 1 and 2 as their layers land (SPEC §5 gives
-//! the order).
+//! Cache and agent mode slot in between 2 and 3 as their layers land (SPEC §5 gives the order).
 
 use std::sync::Arc;
 
@@ -19,23 +21,30 @@ use tower::{ServiceBuilder, util::BoxCloneSyncService};
 
 use crate::{
     attempt::AttemptService,
-    config::RouterSettings,
+    config::Config,
     metrics::Metrics,
-    middleware::metrics::MetricsLayer,
+    middleware::{
+        metrics::MetricsLayer,
+        rate_limit::{InProcess, RateLimitLayer},
+    },
     proxy::ProxyService,
     router::{RouterLayer, core_by_name},
     state::ModelTable,
 };
 
 /// Builds the model stack for one configuration.
-pub fn build(router: &RouterSettings, models: Arc<ModelTable>, metrics: &Metrics) -> ProxyService {
+pub fn build(config: &Config, models: Arc<ModelTable>, metrics: &Metrics) -> ProxyService {
+    let router = &config.router;
     let core = core_by_name(
         &router.core,
         &router.strategy,
         metrics.shadow_disagreements(),
     );
+    let limits = (!config.keys.is_empty())
+        .then(|| RateLimitLayer::new(Arc::new(InProcess::new(&config.keys))));
     let stack = ServiceBuilder::new()
-        .layer(MetricsLayer::default())
+        .layer(MetricsLayer::new(metrics.clone()))
+        .option_layer(limits)
         .layer(RouterLayer::new(
             router.clone(),
             core,

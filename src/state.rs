@@ -34,6 +34,8 @@ pub struct Runtime {
     pub models: Arc<ModelTable>,
     /// The model stack.
     pub stack: ProxyService,
+    /// `max_parallel_requests` permits.
+    pub parallel: Arc<tokio::sync::Semaphore>,
 }
 
 /// Public model name -> group, plus the names in config order.
@@ -118,10 +120,12 @@ impl Runtime {
             })
             .collect();
         let models = Arc::new(ModelTable { groups, names });
-        let stack = stack::build(&config.router, models.clone(), metrics);
+        let stack = stack::build(&config, models.clone(), metrics);
+        let parallel = Arc::new(tokio::sync::Semaphore::new(config.max_parallel_requests));
         Ok(Self {
             models,
             stack,
+            parallel,
             config,
         })
     }

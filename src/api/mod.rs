@@ -16,7 +16,7 @@ use axum::{
 
 use crate::{
     error::GatewayError,
-    middleware::{auth::require_key, request_id::request_id},
+    middleware::{auth::require_key, concurrency::limit_parallel, request_id::request_id},
     state::AppState,
 };
 
@@ -33,6 +33,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_key,
+        ))
+        // Outermost of the two: an overloaded gateway refuses before spending anything on a request.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limit_parallel,
         ));
     keyed
         .route("/health/liveliness", get(health::live))

@@ -14,19 +14,32 @@ use crate::{
 };
 
 /// Wires [`Metrics`].
-#[derive(Debug, Clone, Default)]
-pub struct MetricsLayer {}
+#[derive(Debug, Clone)]
+pub struct MetricsLayer {
+    families: crate::metrics::Metrics,
+}
 
 /// Records the metrics of every request that reaches the model stack.
 #[derive(Debug, Clone)]
 pub struct Metrics<S> {
     inner: S,
+    families: crate::metrics::Metrics,
+}
+
+impl MetricsLayer {
+    /// The layer, feeding `families`.
+    pub fn new(families: crate::metrics::Metrics) -> Self {
+        Self { families }
+    }
 }
 
 impl<S> Layer<S> for MetricsLayer {
     type Service = Metrics<S>;
     fn layer(&self, inner: S) -> Metrics<S> {
-        Metrics { inner }
+        Metrics {
+            inner,
+            families: self.families.clone(),
+        }
     }
 }
 
@@ -47,6 +60,7 @@ where
         let group = request.group.clone();
         let received = request.received;
         let in_flight = InFlight::enter(&group.metrics.in_flight);
+        let families = self.families.clone();
         let future = self.inner.call(request);
         Box::pin(async move {
             let m = &group.metrics;
@@ -85,6 +99,9 @@ where
                     Ok(response)
                 }
                 Err(e) => {
+                    if let GatewayError::RateLimited { scope, .. } = &e {
+                        families.rate_limited(*scope);
+                    }
                     let deployment = e.deployment();
                     let provider = deployment
                         .and_then(|id| group.deployments.iter().find(|d| &d.id == id))

@@ -1,5 +1,7 @@
 //! Middleware: one module per layer.
 
 pub mod auth;
+pub mod concurrency;
 pub mod metrics;
+pub mod rate_limit;
 pub mod request_id;

@@ -258,6 +258,7 @@ where
                         let limited = GatewayError::RateLimited {
                             scope: RateLimitScope::Deployment,
                             retry_after: Some(until - now),
+                            limit: None,
                         };
                         return Err(fallback(last.unwrap_or(limited)));
                     }

@@ -97,6 +97,7 @@ async fn route(
                     upstream_wait: Duration::ZERO,
                     usage: None,
                     overhead: Duration::ZERO,
+                    headers: Default::default(),
                 }),
                 Some(Some(e)) => Err(e),
                 None => std::future::pending().await,

@@ -17,6 +17,7 @@ mod chat;
 mod config;
 mod errors;
 mod lifecycle;
+mod limits;
 mod metrics;
 mod rescue;
 mod router;
