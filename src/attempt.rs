@@ -104,7 +104,7 @@ impl Service<Attempt> for AttemptService {
             let upstream_wait = started.elapsed();
             Ok(ProxyResponse {
                 body,
-                served_by: deployment,
+                served_by: Some(deployment),
                 attempts: 1,
                 upstream_wait,
                 usage,

@@ -33,6 +33,7 @@ pub struct Metrics {
     cooldown: IntGaugeVec,
     shadow_disagreements: IntCounter,
     rate_limited: IntCounterVec,
+    cache: IntCounterVec,
 }
 
 /// Pre-resolved handles for one model group (label lookups done once, at config load).
@@ -140,6 +141,13 @@ impl Metrics {
                 ),
                 &["scope"],
             )?,
+            cache: IntCounterVec::new(
+                Opts::new(
+                    "switchyard_cache_requests_total",
+                    "Cache lookups by result.",
+                ),
+                &["result"],
+            )?,
             registry,
         };
         let families: Vec<Box<dyn prometheus::core::Collector>> = vec![
@@ -155,6 +163,7 @@ impl Metrics {
             Box::new(m.cooldown.clone()),
             Box::new(m.shadow_disagreements.clone()),
             Box::new(m.rate_limited.clone()),
+            Box::new(m.cache.clone()),
         ];
         for family in families {
             m.registry.register(family)?;
@@ -205,6 +214,11 @@ impl Metrics {
     /// `switchyard_router_shadow_disagreements_total`.
     pub fn shadow_disagreements(&self) -> IntCounter {
         self.shadow_disagreements.clone()
+    }
+
+    /// `switchyard_cache_requests_total{result}`.
+    pub fn cache_results(&self) -> IntCounterVec {
+        self.cache.clone()
     }
 
     /// Counts a request refused by one of the gateway's limits.

@@ -57,8 +57,8 @@ pub struct ProxyRequest {
 pub struct ProxyResponse {
     /// The body.
     pub body: ReplyBody,
-    /// The deployment that served.
-    pub served_by: Arc<Deployment>,
+    /// The deployment that served (`None`: the cache).
+    pub served_by: Option<Arc<Deployment>>,
     /// Upstream attempts made, fallbacks included.
     pub attempts: u32,
     /// Time spent waiting on upstreams (streams: until the response head).
@@ -156,7 +156,11 @@ impl IntoResponse for ProxyResponse {
         if content_type == "text/event-stream" {
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         }
-        if let Ok(v) = HeaderValue::from_str(&self.served_by.id) {
+        if let Some(Ok(v)) = self
+            .served_by
+            .as_ref()
+            .map(|d| HeaderValue::from_str(&d.id))
+        {
             h.insert("x-switchyard-model-id", v);
         }
         h.insert("x-switchyard-attempts", HeaderValue::from(self.attempts));

@@ -6,14 +6,16 @@
 //! 1. `MetricsLayer`   — requests, durations (streams until the last byte), in-flight, tokens,
 //!    time to first token, overhead, limits hit.
 //! 2. `RateLimitLayer` — each virtual key's rpm/tpm (GCRA); tokens charged once usage is known.
-//! 3. `RouterLayer`    — model group -> deployment through the `RouterCore` seam (v1/v2/shadow);
+//! 3. `CacheLayer`     — exact-match answers (moka), JSON or replayed as SSE; identical misses
+//!    in flight are coalesced into one upstream call.
+//! 4. `RouterLayer`    — model group -> deployment through the `RouterCore` seam (v1/v2/shadow);
 //!    retries with full-jitter backoff, cooldowns, fallback groups, the whole-request deadline,
 //!    mid-stream rescue of streams that break.
-//! 4. `AttemptService` — one attempt: the deployment's timeout, its provider adapter over the
+//! 5. `AttemptService` — one attempt: the deployment's timeout, its provider adapter over the
 //!    pooled client; the JSON answer checked, or the SSE stream read to its first token (so a
 //!    failure before then can still switch upstream) and wrapped for pass-through.
 //!
-//! Cache and agent mode slot in between 2 and 3 as their layers land (SPEC §5 gives the order).
+//! Agent mode slots in between 3 and 4 when it lands (SPEC §5 gives the order).
 
 use std::sync::Arc;
 
@@ -24,6 +26,7 @@ use crate::{
     config::Config,
     metrics::Metrics,
     middleware::{
+        cache::CacheLayer,
         metrics::MetricsLayer,
         rate_limit::{InProcess, RateLimitLayer},
     },
@@ -42,9 +45,14 @@ pub fn build(config: &Config, models: Arc<ModelTable>, metrics: &Metrics) -> Pro
     );
     let limits = (!config.keys.is_empty())
         .then(|| RateLimitLayer::new(Arc::new(InProcess::new(&config.keys))));
+    let cache = config
+        .cache
+        .as_ref()
+        .map(|c| CacheLayer::new(c, router.deadline, metrics.cache_results()));
     let stack = ServiceBuilder::new()
         .layer(MetricsLayer::new(metrics.clone()))
         .option_layer(limits)
+        .option_layer(cache)
         .layer(RouterLayer::new(
             router.clone(),
             core,

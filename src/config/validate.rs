@@ -130,10 +130,20 @@ pub(super) fn validate(
     ) {
         (Some(true), params) => {
             let p = params.as_ref();
+            let kind = p
+                .and_then(|p| p.kind.clone())
+                .unwrap_or_else(|| "local".into());
+            match kind.as_str() {
+                "local" => {}
+                "redis" => warnings.push(Warning(format!(
+                    "{origin}: `litellm_settings.cache_params.type: redis` is not implemented yet; using the in-process cache"
+                ))),
+                other => {
+                    return Err(("litellm_settings.cache_params.type".into(), format!("expected `local` or `redis`, got `{other}`")));
+                }
+            }
             Some(CacheSettings {
-                kind: p
-                    .and_then(|p| p.kind.clone())
-                    .unwrap_or_else(|| "local".into()),
+                kind,
                 ttl: seconds("litellm_settings.cache_params.ttl", p.and_then(|p| p.ttl))?
                     .unwrap_or(Duration::from_secs(600)),
                 max_bytes: mib(

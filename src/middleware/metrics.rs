@@ -2,7 +2,10 @@
 //! (streams until their last byte), tracks in-flight requests, tokens, time to first token and the
 //! gateway's own overhead.
 
-use std::task::{Context, Poll};
+use std::{
+    sync::Arc,
+    task::{Context, Poll},
+};
 
 use futures_util::future::BoxFuture;
 use tower::{Layer, Service};
@@ -68,10 +71,16 @@ where
                 Ok(mut response) => {
                     response.overhead = received.elapsed().saturating_sub(response.upstream_wait);
                     m.overhead.observe(response.overhead.as_secs_f64());
-                    let served_by = response.served_by.clone();
+                    // A cache hit is labelled `cache`, and spent no upstream tokens.
+                    let (deployment, provider): (Arc<str>, &'static str) = match &response.served_by
+                    {
+                        Some(d) => (d.id.clone(), d.provider_label()),
+                        None => (Arc::from("cache"), "cache"),
+                    };
+                    let counts_tokens = response.served_by.is_some();
                     match &mut response.body {
                         ReplyBody::Json(_) => {
-                            m.answered(&served_by.id, served_by.provider_label(), 200);
+                            m.answered(&deployment, provider, 200);
                             if let Some(usage) = &response.usage {
                                 m.usage(usage);
                             }
@@ -82,8 +91,8 @@ where
                             let group = group.clone();
                             sse.as_mut().on_end(move |end| {
                                 let m = &group.metrics;
-                                m.answered(&served_by.id, served_by.provider_label(), 200);
-                                if let Some(usage) = &end.usage {
+                                m.answered(&deployment, provider, 200);
+                                if let Some(usage) = end.usage.as_ref().filter(|_| counts_tokens) {
                                     m.usage(usage);
                                 }
                                 if let Some(first) = end.first_content {

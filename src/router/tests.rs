@@ -92,7 +92,7 @@ async fn route(
             match next {
                 Some(None) => Ok(ProxyResponse {
                     body: ReplyBody::Json(Bytes::from_static(b"{}")),
-                    served_by: attempt.deployment,
+                    served_by: Some(attempt.deployment),
                     attempts: 1,
                     upstream_wait: Duration::ZERO,
                     usage: None,

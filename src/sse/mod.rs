@@ -11,6 +11,7 @@
 //!   replayed text must match what was sent); without one, or if that fails, the stream ends
 //!   with `data: {"error": ...}` naming the original failure, and no `[DONE]`.
 
+mod assemble;
 mod scan;
 
 use std::{
@@ -20,6 +21,7 @@ use std::{
     time::Duration,
 };
 
+pub use assemble::replay;
 use axum::body::Body;
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::future::BoxFuture;
@@ -128,6 +130,7 @@ pin_project! {
         rescue: Option<Box<dyn Rescue>>,
         rescuing: Option<BoxFuture<'static, Option<Continuation>>>,
         original: Option<Failure>,
+        on_complete: Option<Box<dyn FnOnce(Bytes) + Send>>,
     }
 }
 
@@ -159,6 +162,7 @@ impl SseBody {
                 sent: track_text.then(String::new),
                 unrescuable: false,
                 diverged: false,
+                assembler: None,
             },
             deployment,
             guard: EndGuard {
@@ -172,6 +176,7 @@ impl SseBody {
             rescue: None,
             rescuing: None,
             original: None,
+            on_complete: None,
         }
     }
 
@@ -185,6 +190,15 @@ impl SseBody {
             }
             hook(end);
         }));
+    }
+
+    /// Runs `hook` with the assembled `chat.completion` if the answer completes (for the cache).
+    pub fn on_complete(self: Pin<&mut Self>, hook: impl FnOnce(Bytes) + Send + 'static) {
+        let this = self.project();
+        this.scanner.assembler = Some(assemble::Assembler::default());
+        // What priming read ahead is held, not yet forwarded: it is part of the answer too.
+        this.scanner.assemble_events(this.held);
+        *this.on_complete = Some(Box::new(hook));
     }
 
     /// Lets a mid-stream failure continue elsewhere instead of ending the stream.
@@ -234,6 +248,7 @@ impl SseBody {
                     let _ = Pin::new(&mut *this.inner).poll_frame(cx);
                     *this.state = State::Finished;
                     this.guard.fire(Outcome::Complete);
+                    completed(this.scanner, this.guard.end.usage, this.on_complete);
                     return Poll::Ready(None);
                 }
                 State::Rescuing => {
@@ -327,6 +342,7 @@ impl SseBody {
                         }
                         *this.state = State::Finished;
                         this.guard.fire(Outcome::Complete);
+                        completed(this.scanner, this.guard.end.usage, this.on_complete);
                         return Poll::Ready((!b.is_empty()).then(|| b.freeze()));
                     }
                     if this.scanner.errored {
@@ -411,6 +427,19 @@ impl HttpBody for SseBody {
 
     fn size_hint(&self) -> SizeHint {
         SizeHint::default()
+    }
+}
+
+/// Hands the assembled answer to the completion hook, with the usage the scanner read (also
+/// from a usage chunk the client did not ask for, which was not forwarded).
+fn completed(
+    scanner: &mut Scanner,
+    usage: Option<Usage>,
+    hook: &mut Option<Box<dyn FnOnce(Bytes) + Send>>,
+) {
+    if let (Some(mut assembler), Some(hook)) = (scanner.assembler.take(), hook.take()) {
+        assembler.set_usage(usage);
+        hook(assembler.finish());
     }
 }
 

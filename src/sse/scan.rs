@@ -38,6 +38,8 @@ pub(super) struct Scanner {
     pub(super) unrescuable: bool,
     /// A restarted answer diverged from the text already sent.
     pub(super) diverged: bool,
+    /// Rebuilds the complete answer (for the cache), when asked for.
+    pub(super) assembler: Option<super::assemble::Assembler>,
 }
 
 enum Verdict {
@@ -77,6 +79,11 @@ impl Scanner {
             buf.clear(); // a partial event at EOF was judged above; anything after [DONE] is dropped
         }
         if !eof && spans.iter().all(|(_, _, v)| matches!(v, Verdict::Keep)) {
+            if self.assembler.is_some() {
+                for (start, len, _) in &spans {
+                    self.assemble(&block[*start..*start + *len]);
+                }
+            }
             return (!block.is_empty()).then_some(block);
         }
         let mut out = BytesMut::with_capacity(block.len() + 2);
@@ -86,12 +93,31 @@ impl Scanner {
                 Verdict::Replace(bytes) => bytes,
                 Verdict::Drop => continue,
             };
+            self.assemble(&event);
             out.put_slice(&event);
             if !event.ends_with(b"\n\n") {
                 out.put_slice(b"\n\n");
             }
         }
         (!out.is_empty()).then(|| out.freeze())
+    }
+
+    /// Feeds every complete event of `bytes` to the assembler.
+    pub(super) fn assemble_events(&mut self, bytes: &[u8]) {
+        let mut pos = 0;
+        while let Some((len, delim)) = find_event_end(&bytes[pos..]) {
+            self.assemble(&bytes[pos..pos + len]);
+            pos += len + delim;
+        }
+    }
+
+    /// Feeds a forwarded event to the assembler, if there is one.
+    fn assemble(&mut self, event: &[u8]) {
+        if let Some(assembler) = &mut self.assembler {
+            if let Some(data) = event_data(event).filter(|d| d.trim_ascii() != b"[DONE]") {
+                assembler.feed(&data);
+            }
+        }
     }
 
     fn judge(&mut self, event: &[u8], end: &mut StreamEnd) -> Verdict {

@@ -13,6 +13,7 @@
 mod common;
 
 mod auth;
+mod cache;
 mod chat;
 mod config;
 mod errors;
@@ -21,4 +22,5 @@ mod limits;
 mod metrics;
 mod rescue;
 mod router;
+mod secrets;
 mod streaming;

@@ -39,6 +39,8 @@ pub enum Behavior {
     Reset,
     /// Write these bytes and close.
     Raw(Vec<u8>),
+    /// Wait, then behave as the inner behaviour.
+    Slow(Duration, Box<Behavior>),
 }
 
 /// How an SSE answer ends.
@@ -176,6 +178,13 @@ async fn serve(mut socket: TcpStream, shared: Arc<Shared>) {
             .unwrap()
             .pop_front()
             .unwrap_or_else(|| shared.default.lock().unwrap().clone());
+        let behavior = match behavior {
+            Behavior::Slow(delay, inner) => {
+                tokio::time::sleep(delay).await;
+                *inner
+            }
+            other => other,
+        };
         match behavior {
             Behavior::Json {
                 status,
@@ -242,6 +251,7 @@ async fn serve(mut socket: TcpStream, shared: Arc<Shared>) {
                 let _ = socket.write_all(&bytes).await;
                 return;
             }
+            Behavior::Slow(..) => return, // unwrapped above; nesting is not supported
         }
     }
 }
