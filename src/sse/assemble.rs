@@ -165,14 +165,12 @@ pub fn replay(completion: &[u8], include_usage: bool) -> Option<bytes::Bytes> {
         let index = choice.get("index").cloned().unwrap_or(json!(0));
         let message = choice.get("message")?;
         out.push_str(&head(json!([{"index": index, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}])));
-        if let Some(text) = message
-            .get("content")
-            .and_then(Value::as_str)
-            .filter(|t| !t.is_empty())
-        {
-            out.push_str(&head(
-                json!([{"index": index, "delta": {"content": text}, "finish_reason": null}]),
-            ));
+        // Word by word, so a replayed answer streams like the original did.
+        let text = message.get("content").and_then(Value::as_str).unwrap_or("");
+        for piece in text.split_inclusive(' ') {
+            let choices =
+                json!([{"index": index, "delta": {"content": piece}, "finish_reason": null}]);
+            out.push_str(&head(choices));
         }
         for (i, call) in message
             .get("tool_calls")

@@ -287,3 +287,33 @@ def test_upstream_5xx_on_stream_is_internal_server_error(client):
         for _ in client.chat.completions.create(model=FAILING_503_MODEL, messages=MESSAGES, stream=True):
             pass
     assert info.value.status_code == 503
+
+
+def test_a_streamed_cache_hit_parses_with_the_sdk(client):
+    messages = [{"role": "user", "content": f"cache me {uuid.uuid4().hex}"}]
+
+    def stream_once():
+        raw = client.chat.completions.with_raw_response.create(
+            model=CHAT_MODEL, messages=messages, stream=True, stream_options={"include_usage": True}
+        )
+        text, finish, usage = "", None, None
+        for chunk in raw.parse():
+            if chunk.usage is not None:
+                usage = chunk.usage
+            for choice in chunk.choices:
+                text += choice.delta.content or ""
+                finish = choice.finish_reason or finish
+        return raw.headers.get("x-switchyard-cache"), text, finish, usage
+
+    first = stream_once()
+    second = stream_once()
+    assert first[0] == "miss"
+    assert second[0] == "hit"
+    assert second[1] == first[1] == MOCK_RESPONSE
+    assert second[2] == "stop"
+    assert second[3] is not None and second[3].total_tokens == first[3].total_tokens > 0
+
+    # The same answer, asked for as JSON, is a hit too (a streamed answer is stored whole).
+    raw = client.chat.completions.with_raw_response.create(model=CHAT_MODEL, messages=messages)
+    assert raw.headers.get("x-switchyard-cache") == "hit"
+    assert raw.parse().choices[0].message.content == MOCK_RESPONSE
