@@ -126,6 +126,14 @@ pub enum GatewayError {
         /// When the first one becomes available again.
         retry_after: Option<Duration>,
     },
+    /// An agent run ended without any answer to give.
+    #[error("The agent run stopped ({reason}) without an answer: {detail}")]
+    AgentFailed {
+        /// The stopped reason.
+        reason: &'static str,
+        /// What went wrong.
+        detail: String,
+    },
     /// A bug or an impossible state; the message carries no secrets.
     #[error("Internal error: {0}")]
     Internal(String),
@@ -251,7 +259,7 @@ impl GatewayError {
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::Upstream(e) => e.client_status(),
-            Self::UpstreamUnreachable { .. } | Self::UpstreamGarbled { .. } => {
+            Self::UpstreamUnreachable { .. } | Self::UpstreamGarbled { .. } | Self::AgentFailed { .. } => {
                 StatusCode::BAD_GATEWAY
             }
             Self::UpstreamTimeout { .. } | Self::DeadlineExceeded { .. } => {
@@ -277,6 +285,7 @@ impl GatewayError {
             Self::Upstream(e) => e.kind(),
             Self::UpstreamUnreachable { .. } => ErrorKind::Connect,
             Self::UpstreamGarbled { .. } => ErrorKind::Garbled,
+            Self::AgentFailed { .. } => ErrorKind::Internal,
             Self::UpstreamTimeout { .. } | Self::DeadlineExceeded { .. } => ErrorKind::Timeout,
             Self::RateLimited { .. } => ErrorKind::RateLimited,
             Self::NoHealthyDeployment { .. } => ErrorKind::Unavailable,
@@ -302,6 +311,7 @@ impl GatewayError {
             | Self::DeadlineExceeded { .. }
             | Self::RateLimited { .. }
             | Self::NoHealthyDeployment { .. }
+            | Self::AgentFailed { .. }
             | Self::Internal(_) => None,
         }
     }
@@ -332,6 +342,7 @@ impl GatewayError {
             Self::Upstream(e) => e.code(),
             Self::UpstreamUnreachable { .. } => "upstream_unreachable",
             Self::UpstreamGarbled { .. } => "upstream_invalid_response",
+            Self::AgentFailed { .. } => "agent_failed",
             Self::UpstreamTimeout { .. } => "upstream_timeout",
             Self::DeadlineExceeded { .. } => "deadline_exceeded",
             Self::RateLimited { .. } => "rate_limit_exceeded",
@@ -352,6 +363,7 @@ impl GatewayError {
             | Self::Upstream(_)
             | Self::UpstreamUnreachable { .. }
             | Self::UpstreamGarbled { .. }
+            | Self::AgentFailed { .. }
             | Self::UpstreamTimeout { .. }
             | Self::DeadlineExceeded { .. }
             | Self::RateLimited { .. }
@@ -375,6 +387,7 @@ impl GatewayError {
             | Self::Forbidden { .. }
             | Self::UpstreamUnreachable { .. }
             | Self::UpstreamGarbled { .. }
+            | Self::AgentFailed { .. }
             | Self::UpstreamTimeout { .. }
             | Self::DeadlineExceeded { .. }
             | Self::Internal(_) => None,

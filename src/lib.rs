@@ -15,6 +15,7 @@
 //!
 //! Errors are one enum (`error::GatewayError`) mapped to OpenAI error bodies in one place.
 
+pub mod agent;
 pub mod api;
 pub mod attempt;
 pub mod cli;
