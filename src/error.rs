@@ -259,9 +259,9 @@ impl GatewayError {
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::Upstream(e) => e.client_status(),
-            Self::UpstreamUnreachable { .. } | Self::UpstreamGarbled { .. } | Self::AgentFailed { .. } => {
-                StatusCode::BAD_GATEWAY
-            }
+            Self::UpstreamUnreachable { .. }
+            | Self::UpstreamGarbled { .. }
+            | Self::AgentFailed { .. } => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout { .. } | Self::DeadlineExceeded { .. } => {
                 StatusCode::GATEWAY_TIMEOUT
             }

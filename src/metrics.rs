@@ -151,11 +151,17 @@ impl Metrics {
                 &["result"],
             )?,
             agent_runs: IntCounterVec::new(
-                Opts::new("switchyard_agent_runs_total", "Agent runs by why they stopped."),
+                Opts::new(
+                    "switchyard_agent_runs_total",
+                    "Agent runs by why they stopped.",
+                ),
                 &["stopped_reason"],
             )?,
             agent_tool_calls: IntCounterVec::new(
-                Opts::new("switchyard_agent_tool_calls_total", "Agent tool calls by tool and outcome."),
+                Opts::new(
+                    "switchyard_agent_tool_calls_total",
+                    "Agent tool calls by tool and outcome.",
+                ),
                 &["tool", "outcome"],
             )?,
             registry,

@@ -126,8 +126,19 @@ impl Runtime {
         let stack = stack::build(&config, models.clone(), metrics);
         let parallel = Arc::new(tokio::sync::Semaphore::new(config.max_parallel_requests));
         let (runs, tool_calls) = metrics.agent();
-        let agent = Arc::new(Agent::new(config.agent.clone(), client.clone(), runs, tool_calls));
-        Ok(Self { models, stack, parallel, agent, config })
+        let agent = Arc::new(Agent::new(
+            config.agent.clone(),
+            client.clone(),
+            runs,
+            tool_calls,
+        ));
+        Ok(Self {
+            models,
+            stack,
+            parallel,
+            agent,
+            config,
+        })
     }
 }
 

@@ -79,7 +79,11 @@ impl StoppedReason {
     pub fn can_be_ok(self) -> bool {
         match self {
             Self::Final | Self::ToolOutput => true,
-            Self::MaxIterations | Self::Deadline | Self::Budget | Self::LoopDetected | Self::Error => false,
+            Self::MaxIterations
+            | Self::Deadline
+            | Self::Budget
+            | Self::LoopDetected
+            | Self::Error => false,
         }
     }
 }

@@ -27,7 +27,8 @@ use run::{RunOptions, Step};
 use tools::{CallContext, Tool, Toolbox, exec::Exec};
 
 use crate::{
-    config::AgentSettings, middleware::auth::Identity, proxy::RequestId, state::Runtime, upstream::HttpClient,
+    config::AgentSettings, middleware::auth::Identity, proxy::RequestId, state::Runtime,
+    upstream::HttpClient,
 };
 
 /// The agent of one runtime: its settings, its tools (discovered on first use), its metrics.
@@ -76,10 +77,21 @@ pub struct RunRequest {
 
 impl Agent {
     /// The agent for `settings`; exec tools enabled in config get a loud warning.
-    pub fn new(settings: AgentSettings, client: HttpClient, runs: IntCounterVec, tool_calls: IntCounterVec) -> Self {
-        for (name, enabled) in [("exec_python", settings.exec_python.is_some()), ("exec_shell", settings.exec_shell.is_some())] {
+    pub fn new(
+        settings: AgentSettings,
+        client: HttpClient,
+        runs: IntCounterVec,
+        tool_calls: IntCounterVec,
+    ) -> Self {
+        for (name, enabled) in [
+            ("exec_python", settings.exec_python.is_some()),
+            ("exec_shell", settings.exec_shell.is_some()),
+        ] {
             if enabled {
-                tracing::warn!(tool = name, "agent tool {name} is ENABLED: models can run programs on this host (sandboxed: rlimits, empty env, timeout)");
+                tracing::warn!(
+                    tool = name,
+                    "agent tool {name} is ENABLED: models can run programs on this host (sandboxed: rlimits, empty env, timeout)"
+                );
             }
         }
         let trace = settings.trace_path.as_ref().and_then(|p| {
@@ -91,7 +103,14 @@ impl Agent {
                 }
             }
         });
-        Self { settings, client, toolbox: OnceCell::new(), runs, tool_calls, trace }
+        Self {
+            settings,
+            client,
+            toolbox: OnceCell::new(),
+            runs,
+            tool_calls,
+            trace,
+        }
     }
 
     /// The tools, discovered once: exec tools from config, HTTP hosts' and MCP servers' listings.
@@ -132,14 +151,22 @@ impl Agent {
             deadline: o
                 .deadline_seconds
                 .filter(|d| d.is_finite() && *d > 0.0)
-                .map_or(s.deadline, |d| std::time::Duration::from_secs_f64(d.min(86_400.0))),
+                .map_or(s.deadline, |d| {
+                    std::time::Duration::from_secs_f64(d.min(86_400.0))
+                }),
             token_budget: o.token_budget.unwrap_or(s.token_budget),
             loop_threshold: s.loop_threshold,
-            escalate_to: o.escalate_to.clone().or_else(|| s.escalate_to.clone()).filter(|m| rt.models.get(m).is_some()),
+            escalate_to: o
+                .escalate_to
+                .clone()
+                .or_else(|| s.escalate_to.clone())
+                .filter(|m| rt.models.get(m).is_some()),
         };
         // A request may narrow the enabled tools, never add to them.
         let toolbox = self.toolbox().await.only(o.tools.as_deref());
-        let context = CallContext { authorization: request.headers.get(http::header::AUTHORIZATION).cloned() };
+        let context = CallContext {
+            authorization: request.headers.get(http::header::AUTHORIZATION).cloned(),
+        };
         let model = StackModel {
             stack: rt.stack.clone(),
             models: rt.models.clone(),
@@ -149,13 +176,26 @@ impl Agent {
         };
         let run_id = request.request_id.as_str().to_owned();
         let observe = |step: &Step| self.observe(&run_id, step);
-        let envelope = run::run(&model, &toolbox, &context, &options, request.messages, &observe).await;
-        self.runs.with_label_values(&[envelope.stopped_reason.label()]).inc();
+        let envelope = run::run(
+            &model,
+            &toolbox,
+            &context,
+            &options,
+            request.messages,
+            &observe,
+        )
+        .await;
+        self.runs
+            .with_label_values(&[envelope.stopped_reason.label()])
+            .inc();
         envelope
     }
 
     fn observe(&self, run_id: &str, step: &Step) {
-        if let Step::Tool { name, known, ok, .. } = step {
+        if let Step::Tool {
+            name, known, ok, ..
+        } = step
+        {
             let outcome = match (known, ok) {
                 (false, _) => "unknown",
                 (true, true) => "ok",
@@ -173,14 +213,30 @@ impl Agent {
 }
 
 fn trace_line(run_id: &str, step: &Step) -> Value {
-    let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
     match step {
-        Step::Model { iteration, model, tool_calls, text_chars } => serde_json::json!({
+        Step::Model {
+            iteration,
+            model,
+            tool_calls,
+            text_chars,
+        } => serde_json::json!({
             "ts_ms": ts, "run": run_id, "step": "model", "iteration": iteration, "model": model,
             "tool_calls": tool_calls, "text_chars": text_chars}),
-        Step::Tool { name, known, ok, millis } => serde_json::json!({
+        Step::Tool {
+            name,
+            known,
+            ok,
+            millis,
+        } => serde_json::json!({
             "ts_ms": ts, "run": run_id, "step": "tool", "tool": name, "known": known, "ok": ok, "ms": millis}),
-        Step::Escalated { to } => serde_json::json!({"ts_ms": ts, "run": run_id, "step": "escalate", "to": to}),
-        Step::Stopped { reason } => serde_json::json!({"ts_ms": ts, "run": run_id, "step": "stop", "stopped_reason": reason}),
+        Step::Escalated { to } => {
+            serde_json::json!({"ts_ms": ts, "run": run_id, "step": "escalate", "to": to})
+        }
+        Step::Stopped { reason } => {
+            serde_json::json!({"ts_ms": ts, "run": run_id, "step": "stop", "stopped_reason": reason})
+        }
     }
 }

@@ -69,7 +69,12 @@ struct WireFunction {
 }
 
 impl ModelCall for StackModel {
-    fn call<'a>(&'a self, model: &'a str, messages: &'a [Value], tools: &'a [Value]) -> BoxFuture<'a, Result<ModelReply, GatewayError>> {
+    fn call<'a>(
+        &'a self,
+        model: &'a str,
+        messages: &'a [Value],
+        tools: &'a [Value],
+    ) -> BoxFuture<'a, Result<ModelReply, GatewayError>> {
         Box::pin(async move {
             let mut body = json!({"model": model, "messages": messages});
             if !tools.is_empty() {
@@ -78,12 +83,29 @@ impl ModelCall for StackModel {
             }
             let body = JsonBody::parse(Bytes::from(body.to_string()))?;
             let view = ChatView::read(&body, "messages")?;
-            let group = self.models.get(model).cloned().ok_or_else(|| GatewayError::ModelNotFound {
-                model: model.to_owned(),
-                available: self.models.names().iter().map(|n| &**n).collect::<Vec<_>>().join(", "),
-            })?;
-            let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            let id = RequestId::from_header(http::HeaderValue::from_str(&format!("{}.{n}", self.request_id.as_str())).ok().as_ref());
+            let group =
+                self.models
+                    .get(model)
+                    .cloned()
+                    .ok_or_else(|| GatewayError::ModelNotFound {
+                        model: model.to_owned(),
+                        available: self
+                            .models
+                            .names()
+                            .iter()
+                            .map(|n| &**n)
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    })?;
+            let n = self
+                .calls
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                + 1;
+            let id = RequestId::from_header(
+                http::HeaderValue::from_str(&format!("{}.{n}", self.request_id.as_str()))
+                    .ok()
+                    .as_ref(),
+            );
             let request = ProxyRequest {
                 id,
                 endpoint: Endpoint::Chat,
@@ -96,12 +118,18 @@ impl ModelCall for StackModel {
             };
             let response = self.stack.clone().oneshot(request).await?;
             let ReplyBody::Json(bytes) = response.body else {
-                return Err(GatewayError::Internal("a non-streaming model call was answered with a stream".into()));
+                return Err(GatewayError::Internal(
+                    "a non-streaming model call was answered with a stream".into(),
+                ));
             };
-            let completion: Completion = serde_json::from_slice(&bytes).map_err(|e| GatewayError::UpstreamGarbled {
-                deployment: response.served_by.as_ref().map_or_else(|| Arc::from("cache"), |d| d.id.clone()),
-                reason: format!("not a chat completion: {e}"),
-            })?;
+            let completion: Completion =
+                serde_json::from_slice(&bytes).map_err(|e| GatewayError::UpstreamGarbled {
+                    deployment: response
+                        .served_by
+                        .as_ref()
+                        .map_or_else(|| Arc::from("cache"), |d| d.id.clone()),
+                    reason: format!("not a chat completion: {e}"),
+                })?;
             let usage = completion.usage.unwrap_or_default();
             let message = completion.choices.into_iter().next().map(|c| c.message);
             let (content, tool_calls) = match message {
@@ -117,10 +145,22 @@ impl ModelCall for StackModel {
                         "" => json!({}),
                         text => serde_json::from_str(text).unwrap_or(Value::String(raw)),
                     };
-                    Call { id: c.id.filter(|id| !id.is_empty()).unwrap_or_else(|| format!("call_{n}_{i}")), name: c.function.name, arguments }
+                    Call {
+                        id: c
+                            .id
+                            .filter(|id| !id.is_empty())
+                            .unwrap_or_else(|| format!("call_{n}_{i}")),
+                        name: c.function.name,
+                        arguments,
+                    }
                 })
                 .collect();
-            Ok(ModelReply { content, tool_calls, prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens })
+            Ok(ModelReply {
+                content,
+                tool_calls,
+                prompt_tokens: usage.prompt_tokens,
+                completion_tokens: usage.completion_tokens,
+            })
         })
     }
 }

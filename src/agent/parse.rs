@@ -17,12 +17,21 @@ pub struct TextCall {
 pub fn tool_calls_in(text: &str, known: &dyn Fn(&str) -> bool) -> (Vec<TextCall>, String) {
     let mut calls = Vec::new();
     let mut rest = text.to_owned();
-    for (open, close) in [("<tool_call>", "</tool_call>"), ("```json", "```"), ("```", "```")] {
+    for (open, close) in [
+        ("<tool_call>", "</tool_call>"),
+        ("```json", "```"),
+        ("```", "```"),
+    ] {
         while let Some(start) = rest.find(open) {
             let body_start = start + open.len();
-            let Some(len) = rest[body_start..].find(close) else { break };
+            let Some(len) = rest[body_start..].find(close) else {
+                break;
+            };
             let body = &rest[body_start..body_start + len];
-            let found: Vec<TextCall> = objects(body).into_iter().filter_map(|v| as_call(v, known)).collect();
+            let found: Vec<TextCall> = objects(body)
+                .into_iter()
+                .filter_map(|v| as_call(v, known))
+                .collect();
             if found.is_empty() {
                 break; // a fence holding something else: leave it in the text
             }
@@ -33,7 +42,10 @@ pub fn tool_calls_in(text: &str, known: &dyn Fn(&str) -> bool) -> (Vec<TextCall>
     if calls.is_empty() {
         let trimmed = rest.trim();
         if trimmed.starts_with('{') || trimmed.starts_with('[') {
-            let found: Vec<TextCall> = objects(trimmed).into_iter().filter_map(|v| as_call(v, known)).collect();
+            let found: Vec<TextCall> = objects(trimmed)
+                .into_iter()
+                .filter_map(|v| as_call(v, known))
+                .collect();
             if !found.is_empty() {
                 return (found, String::new());
             }
@@ -47,13 +59,18 @@ fn objects(body: &str) -> Vec<Value> {
     match serde_json::from_str::<Value>(body.trim()) {
         Ok(Value::Array(items)) => items,
         Ok(v) => vec![v],
-        Err(_) => body.lines().filter_map(|l| serde_json::from_str::<Value>(l.trim()).ok()).collect(),
+        Err(_) => body
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
+            .collect(),
     }
 }
 
 /// `{"name", "arguments"|"parameters"|"args"|"input"}` or `{"function": {"name", "arguments"}}`.
 fn as_call(value: Value, known: &dyn Fn(&str) -> bool) -> Option<TextCall> {
-    let Value::Object(mut map) = value else { return None };
+    let Value::Object(mut map) = value else {
+        return None;
+    };
     if let Some(Value::Object(f)) = map.remove("function") {
         return as_call(Value::Object(f), known);
     }
@@ -61,7 +78,9 @@ fn as_call(value: Value, known: &dyn Fn(&str) -> bool) -> Option<TextCall> {
         Some(Value::String(n)) => n,
         _ => return None,
     };
-    let args = ["arguments", "parameters", "args", "input"].iter().find_map(|k| map.remove(*k));
+    let args = ["arguments", "parameters", "args", "input"]
+        .iter()
+        .find_map(|k| map.remove(*k));
     if args.is_none() && !known(&name) {
         return None;
     }
@@ -87,20 +106,34 @@ mod tests {
     #[test]
     fn reads_the_shapes_small_models_write() {
         let (calls, rest) = parse(r#"{"name": "exec_python", "arguments": {"code": "print(1)"}}"#);
-        assert_eq!(calls, [TextCall { name: "exec_python".into(), arguments: json!({"code": "print(1)"}) }]);
+        assert_eq!(
+            calls,
+            [TextCall {
+                name: "exec_python".into(),
+                arguments: json!({"code": "print(1)"})
+            }]
+        );
         assert_eq!(rest, "");
 
-        let (calls, rest) = parse("I'll run it.\n```json\n{\"name\": \"python\", \"parameters\": {\"code\": \"1+1\"}}\n```\nDone.");
+        let (calls, rest) = parse(
+            "I'll run it.\n```json\n{\"name\": \"python\", \"parameters\": {\"code\": \"1+1\"}}\n```\nDone.",
+        );
         assert_eq!(calls[0].name, "python");
         assert_eq!(rest, "I'll run it.\n\nDone.");
 
-        let (calls, _) = parse("<tool_call>\n{\"name\": \"exec_python\", \"arguments\": \"{\\\"code\\\": \\\"x\\\"}\"}\n</tool_call>");
+        let (calls, _) = parse(
+            "<tool_call>\n{\"name\": \"exec_python\", \"arguments\": \"{\\\"code\\\": \\\"x\\\"}\"}\n</tool_call>",
+        );
         assert_eq!(calls[0].arguments, json!({"code": "x"}));
 
-        let (calls, _) = parse(r#"<tool_call>{"function": {"name": "get_weather", "arguments": {"city": "Paris"}}}</tool_call>"#);
+        let (calls, _) = parse(
+            r#"<tool_call>{"function": {"name": "get_weather", "arguments": {"city": "Paris"}}}</tool_call>"#,
+        );
         assert_eq!(calls[0].name, "get_weather");
 
-        let (calls, _) = parse("```\n{\"name\": \"a\", \"arguments\": {}}\n{\"name\": \"b\", \"arguments\": {}}\n```");
+        let (calls, _) = parse(
+            "```\n{\"name\": \"a\", \"arguments\": {}}\n{\"name\": \"b\", \"arguments\": {}}\n```",
+        );
         assert_eq!(calls.len(), 2);
     }
 
@@ -110,7 +143,10 @@ mod tests {
         assert!(calls.is_empty());
         assert_eq!(rest, "The answer is 42.");
         let (calls, rest) = parse(r#"{"name": "Ada", "age": 36}"#);
-        assert!(calls.is_empty(), "an object with a name is data unless it names a tool or has arguments");
+        assert!(
+            calls.is_empty(),
+            "an object with a name is data unless it names a tool or has arguments"
+        );
         assert_eq!(rest, r#"{"name": "Ada", "age": 36}"#);
         let (calls, _) = parse("```json\n{\"totals\": [1, 2]}\n```");
         assert!(calls.is_empty());

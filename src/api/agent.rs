@@ -39,7 +39,11 @@ struct RunBody {
 /// Whether a chat completion asks for agent mode.
 pub(super) fn requested(request: &ProxyRequest) -> bool {
     request.body.has("agent")
-        || request.headers.get("x-switchyard-agent").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("on"))
+        || request
+            .headers
+            .get("x-switchyard-agent")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("on"))
 }
 
 /// POST `/agent/run`.
@@ -53,14 +57,24 @@ pub(super) async fn run(
     let (parts, body) = request.into_parts();
     let parsed = async {
         let bytes = read_body(&rt, &parts.headers, body).await?;
-        let body: RunBody = serde_json::from_slice(&bytes).map_err(|e| GatewayError::InvalidRequest {
-            message: format!("expected {{\"model\", \"messages\" or \"prompt\"}}: {e}"),
-            param: None,
-            code: "invalid_agent_request",
-        })?;
+        let body: RunBody =
+            serde_json::from_slice(&bytes).map_err(|e| GatewayError::InvalidRequest {
+                message: format!("expected {{\"model\", \"messages\" or \"prompt\"}}: {e}"),
+                param: None,
+                code: "invalid_agent_request",
+            })?;
         if rt.models.get(&body.model).is_none() {
-            let available = rt.models.names().iter().map(|n| &**n).collect::<Vec<_>>().join(", ");
-            return Err(GatewayError::ModelNotFound { model: body.model, available });
+            let available = rt
+                .models
+                .names()
+                .iter()
+                .map(|n| &**n)
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(GatewayError::ModelNotFound {
+                model: body.model,
+                available,
+            });
         }
         if !identity.allows(&rt.config, &body.model) {
             return Err(GatewayError::Forbidden { model: body.model });
@@ -68,9 +82,21 @@ pub(super) async fn run(
         let messages = match (body.messages, body.prompt) {
             (Some(m), _) if !m.is_empty() => m,
             (_, Some(p)) if !p.trim().is_empty() => vec![json!({"role": "user", "content": p})],
-            _ => return Err(GatewayError::invalid("give `messages` (non-empty) or `prompt`", Some("messages"))),
+            _ => {
+                return Err(GatewayError::invalid(
+                    "give `messages` (non-empty) or `prompt`",
+                    Some("messages"),
+                ));
+            }
         };
-        Ok(RunRequest { model: body.model, messages, overrides: body.overrides, identity: identity.clone(), request_id: id, headers: parts.headers.clone() })
+        Ok(RunRequest {
+            model: body.model,
+            messages,
+            overrides: body.overrides,
+            identity: identity.clone(),
+            request_id: id,
+            headers: parts.headers.clone(),
+        })
     };
     match parsed.await {
         Ok(run) => Json(rt.agent.run(&rt, run).await).into_response(),
@@ -82,9 +108,20 @@ pub(super) async fn run(
 pub(super) async fn chat(rt: Arc<Runtime>, request: ProxyRequest) -> Response {
     let overrides = match request.body.field::<Overrides>("agent") {
         Ok(o) => o.unwrap_or_default(),
-        Err(e) => return GatewayError::invalid(format!("`agent` must be an object of overrides: {e}"), Some("agent")).into_response(),
+        Err(e) => {
+            return GatewayError::invalid(
+                format!("`agent` must be an object of overrides: {e}"),
+                Some("agent"),
+            )
+            .into_response();
+        }
     };
-    let messages: Vec<Value> = request.body.field("messages").ok().flatten().unwrap_or_default();
+    let messages: Vec<Value> = request
+        .body
+        .field("messages")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     let (stream, include_usage) = (request.view.stream, request.view.include_usage);
     let id = request.id.clone();
     let run = RunRequest {
@@ -113,7 +150,9 @@ fn failed(envelope: &Envelope) -> GatewayError {
 }
 
 fn created() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn usage(envelope: &Envelope) -> Value {
@@ -159,10 +198,15 @@ fn streamed(rt: Arc<Runtime>, run: RunRequest, id: RequestId, include_usage: boo
             }
         }
     });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx)) });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
+    });
     let mut response = Response::new(Body::from_stream(stream));
     let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
 }
@@ -170,9 +214,16 @@ fn streamed(rt: Arc<Runtime>, run: RunRequest, id: RequestId, include_usage: boo
 /// The answer as `chat.completion.chunk` events, or an in-band error without `[DONE]`.
 fn answer_events(id: &RequestId, envelope: &Envelope, include_usage: bool) -> Vec<Bytes> {
     if !envelope.ok && envelope.final_answer.trim().is_empty() {
-        return vec![Bytes::from(format!("data: {}\n\n", String::from_utf8_lossy(&failed(envelope).to_json())))];
+        return vec![Bytes::from(format!(
+            "data: {}\n\n",
+            String::from_utf8_lossy(&failed(envelope).to_json())
+        ))];
     }
-    let (chunk_id, model, created) = (format!("chatcmpl-{}", id.as_str()), envelope.metrics.used_model.clone(), created());
+    let (chunk_id, model, created) = (
+        format!("chatcmpl-{}", id.as_str()),
+        envelope.metrics.used_model.clone(),
+        created(),
+    );
     let chunk = |choices: Value, extra: Option<(&str, Value)>| {
         let mut c = json!({"id": chunk_id, "object": "chat.completion.chunk", "created": created, "model": model, "choices": choices});
         if let Some((k, v)) = extra {
@@ -180,12 +231,21 @@ fn answer_events(id: &RequestId, envelope: &Envelope, include_usage: bool) -> Ve
         }
         Bytes::from(format!("data: {c}\n\n"))
     };
-    let mut events = vec![chunk(json!([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]), None)];
+    let mut events = vec![chunk(
+        json!([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]),
+        None,
+    )];
     for piece in envelope.final_answer.split_inclusive(' ') {
-        events.push(chunk(json!([{"index": 0, "delta": {"content": piece}, "finish_reason": null}]), None));
+        events.push(chunk(
+            json!([{"index": 0, "delta": {"content": piece}, "finish_reason": null}]),
+            None,
+        ));
     }
     let agent = serde_json::to_value(envelope).unwrap_or(Value::Null);
-    events.push(chunk(json!([{"index": 0, "delta": {}, "finish_reason": "stop"}]), Some(("agent", agent))));
+    events.push(chunk(
+        json!([{"index": 0, "delta": {}, "finish_reason": "stop"}]),
+        Some(("agent", agent)),
+    ));
     if include_usage {
         events.push(chunk(json!([]), Some(("usage", usage(envelope)))));
     }

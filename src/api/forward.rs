@@ -87,17 +87,26 @@ async fn forward(app: &AppState, endpoint: Endpoint, caller: Caller, request: Re
 }
 
 /// The request body, bounded by `max_request_size_mb` (413 beyond it).
-pub(super) async fn read_body(rt: &Runtime, headers: &http::HeaderMap, body: axum::body::Body) -> Result<bytes::Bytes, GatewayError> {
+pub(super) async fn read_body(
+    rt: &Runtime,
+    headers: &http::HeaderMap,
+    body: axum::body::Body,
+) -> Result<bytes::Bytes, GatewayError> {
     let limit = rt.config.max_request_bytes;
     let too_large = GatewayError::RequestTooLarge { limit_bytes: limit };
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large);
     }
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large),
-        Err(e) => Err(GatewayError::invalid(format!("could not read the request body: {e}"), None)),
+        Err(e) => Err(GatewayError::invalid(
+            format!("could not read the request body: {e}"),
+            None,
+        )),
     }
 }
 
@@ -114,7 +123,9 @@ async fn prepare(
 ) -> Result<ProxyRequest, (&str, GatewayError)> {
     const UNKNOWN: &str = "unknown";
     let (Parts { headers, .. }, body) = request.into_parts();
-    let bytes = read_body(rt, &headers, body).await.map_err(|e| (UNKNOWN, e))?;
+    let bytes = read_body(rt, &headers, body)
+        .await
+        .map_err(|e| (UNKNOWN, e))?;
     let body = JsonBody::parse(bytes).map_err(|e| (UNKNOWN, e))?;
     let view = ChatView::read(&body, endpoint.required_field()).map_err(|e| (UNKNOWN, e))?;
     let Some(group) = rt.models.get(&view.model) else {

@@ -146,47 +146,86 @@ impl Default for AgentSettings {
 }
 
 /// Resolves the raw block; `groups` are the model groups (for `escalate_to`).
-pub(crate) fn resolve(raw: RawAgent, groups: &std::collections::HashSet<&str>) -> Result<AgentSettings, (String, String)> {
+pub(crate) fn resolve(
+    raw: RawAgent,
+    groups: &std::collections::HashSet<&str>,
+) -> Result<AgentSettings, (String, String)> {
     let d = AgentSettings::default();
     let secs = |path: &str, v: Option<f64>, default: Duration| match v {
         None => Ok(default),
         Some(v) if v > 0.0 && v < 1e7 => Ok(Duration::from_secs_f64(v)),
-        Some(v) => Err((format!("switchyard_settings.agent.{path}"), format!("expected seconds > 0, got {v}"))),
+        Some(v) => Err((
+            format!("switchyard_settings.agent.{path}"),
+            format!("expected seconds > 0, got {v}"),
+        )),
     };
     if let Some(g) = raw.escalate_to.as_deref().filter(|g| !groups.contains(g)) {
-        return Err(("switchyard_settings.agent.escalate_to".into(), format!("unknown model group `{g}`")));
+        return Err((
+            "switchyard_settings.agent.escalate_to".into(),
+            format!("unknown model group `{g}`"),
+        ));
     }
-    let exec = |path: &str, raw: Option<RawExec>| -> Result<Option<ExecSettings>, (String, String)> {
-        let Some(raw) = raw.filter(|r| r.enabled) else { return Ok(None) };
-        Ok(Some(ExecSettings {
-            timeout: secs(&format!("tools.{path}.timeout_seconds"), raw.timeout_seconds, Duration::from_secs(10))?,
-            max_output_bytes: raw.max_output_bytes.unwrap_or(65_536).clamp(256, 16 << 20),
-            memory_mb: raw.memory_mb.unwrap_or(512).clamp(16, 1 << 20),
-            allow: raw.allow,
-        }))
-    };
+    let exec =
+        |path: &str, raw: Option<RawExec>| -> Result<Option<ExecSettings>, (String, String)> {
+            let Some(raw) = raw.filter(|r| r.enabled) else {
+                return Ok(None);
+            };
+            Ok(Some(ExecSettings {
+                timeout: secs(
+                    &format!("tools.{path}.timeout_seconds"),
+                    raw.timeout_seconds,
+                    Duration::from_secs(10),
+                )?,
+                max_output_bytes: raw.max_output_bytes.unwrap_or(65_536).clamp(256, 16 << 20),
+                memory_mb: raw.memory_mb.unwrap_or(512).clamp(16, 1 << 20),
+                allow: raw.allow,
+            }))
+        };
     let mut names = std::collections::HashSet::new();
     let mut http_tools = Vec::new();
     for (i, h) in raw.http_tools.into_iter().enumerate() {
-        if !(h.base_url.starts_with("http://") || h.base_url.starts_with("https://")) || !names.insert(h.name.clone()) {
-            return Err((format!("switchyard_settings.agent.http_tools[{i}]"), "expected a unique name and an http(s) base_url".into()));
+        if !(h.base_url.starts_with("http://") || h.base_url.starts_with("https://"))
+            || !names.insert(h.name.clone())
+        {
+            return Err((
+                format!("switchyard_settings.agent.http_tools[{i}]"),
+                "expected a unique name and an http(s) base_url".into(),
+            ));
         }
-        http_tools.push(HttpToolSettings { name: h.name, base_url: h.base_url.trim_end_matches('/').into(), forward_authorization: h.forward_authorization });
+        http_tools.push(HttpToolSettings {
+            name: h.name,
+            base_url: h.base_url.trim_end_matches('/').into(),
+            forward_authorization: h.forward_authorization,
+        });
     }
     let mut mcp_servers = Vec::new();
     for (i, m) in raw.mcp_servers.into_iter().enumerate() {
         let transport = match (m.url, m.command.is_empty()) {
             (Some(url), true) => McpTransport::Http(url),
             (None, false) => McpTransport::Stdio(m.command),
-            _ => return Err((format!("switchyard_settings.agent.mcp_servers[{i}]"), "expected exactly one of `url` or `command`".into())),
+            _ => {
+                return Err((
+                    format!("switchyard_settings.agent.mcp_servers[{i}]"),
+                    "expected exactly one of `url` or `command`".into(),
+                ));
+            }
         };
         if !names.insert(m.name.clone()) {
-            return Err((format!("switchyard_settings.agent.mcp_servers[{i}].name"), format!("`{}` is used twice", m.name)));
+            return Err((
+                format!("switchyard_settings.agent.mcp_servers[{i}].name"),
+                format!("`{}` is used twice", m.name),
+            ));
         }
-        mcp_servers.push(McpServerSettings { name: m.name, transport });
+        mcp_servers.push(McpServerSettings {
+            name: m.name,
+            transport,
+        });
     }
     Ok(AgentSettings {
-        max_iterations: raw.max_iterations.unwrap_or(d.max_iterations).clamp(1, 1000),
+        max_iterations: raw
+            .max_iterations
+            .unwrap_or(d.max_iterations)
+            .clamp(1, 1000),
         deadline: secs("deadline_seconds", raw.deadline_seconds, d.deadline)?,
         token_budget: raw.token_budget.unwrap_or(d.token_budget),
         loop_threshold: raw.loop_threshold.unwrap_or(d.loop_threshold).max(2),

@@ -22,7 +22,12 @@ pub const NUDGE: &str = "Please write your final answer to the user now, in plai
 /// One model call.
 pub trait ModelCall: Send + Sync {
     /// Calls model group `model` with `messages`, offering `tools` (OpenAI format; empty: none).
-    fn call<'a>(&'a self, model: &'a str, messages: &'a [Value], tools: &'a [Value]) -> BoxFuture<'a, Result<ModelReply, GatewayError>>;
+    fn call<'a>(
+        &'a self,
+        model: &'a str,
+        messages: &'a [Value],
+        tools: &'a [Value],
+    ) -> BoxFuture<'a, Result<ModelReply, GatewayError>>;
 }
 
 /// What the model answered.
@@ -70,9 +75,19 @@ pub struct RunOptions {
 #[derive(Debug, Clone)]
 pub enum Step {
     /// A model call.
-    Model { iteration: u32, model: String, tool_calls: usize, text_chars: usize },
+    Model {
+        iteration: u32,
+        model: String,
+        tool_calls: usize,
+        text_chars: usize,
+    },
     /// A tool call.
-    Tool { name: String, known: bool, ok: bool, millis: u64 },
+    Tool {
+        name: String,
+        known: bool,
+        ok: bool,
+        millis: u64,
+    },
     /// The run escalated.
     Escalated { to: String },
     /// The run stopped.
@@ -105,7 +120,10 @@ pub async fn run(
     let specs = toolbox.specs();
     let mut st = State {
         messages,
-        metrics: RunMetrics { used_model: options.model.clone(), ..RunMetrics::default() },
+        metrics: RunMetrics {
+            used_model: options.model.clone(),
+            ..RunMetrics::default()
+        },
         model: options.model.clone(),
         seen: HashMap::new(),
         last_output: None,
@@ -127,11 +145,13 @@ pub async fn run(
         }
         let tools: &[Value] = if st.nudge_pending { &[] } else { &specs };
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let reply = match tokio::time::timeout(remaining, model.call(&st.model, &st.messages, tools)).await {
-            Err(_) => return stop(st, StoppedReason::Deadline, None, None),
-            Ok(Err(e)) => return stop(st, StoppedReason::Error, None, Some(e.to_string())),
-            Ok(Ok(reply)) => reply,
-        };
+        let reply =
+            match tokio::time::timeout(remaining, model.call(&st.model, &st.messages, tools)).await
+            {
+                Err(_) => return stop(st, StoppedReason::Deadline, None, None),
+                Ok(Err(e)) => return stop(st, StoppedReason::Error, None, Some(e.to_string())),
+                Ok(Ok(reply)) => reply,
+            };
         let nudged_now = std::mem::take(&mut st.nudge_pending);
         st.metrics.iterations += 1;
         st.metrics.prompt_tokens += reply.prompt_tokens;
@@ -141,18 +161,31 @@ pub async fn run(
             (false, _) => (reply.tool_calls, reply.content),
             (true, false) => {
                 let (found, rest) = tool_calls_in(&reply.content, &|n| toolbox.knows(n));
-                let calls = found.into_iter().map(|c| Call { id: st.next_id(), name: c.name, arguments: c.arguments }).collect();
+                let calls = found
+                    .into_iter()
+                    .map(|c| Call {
+                        id: st.next_id(),
+                        name: c.name,
+                        arguments: c.arguments,
+                    })
+                    .collect();
                 (calls, rest)
             }
             (true, true) => (Vec::new(), reply.content),
         };
-        observe(&Step::Model { iteration: st.metrics.iterations, model: st.model.clone(), tool_calls: calls.len(), text_chars: text.len() });
+        observe(&Step::Model {
+            iteration: st.metrics.iterations,
+            model: st.model.clone(),
+            tool_calls: calls.len(),
+            text_chars: text.len(),
+        });
         if !text.trim().is_empty() {
             st.last_text = Some(text.clone());
         }
         if calls.is_empty() {
             if !text.trim().is_empty() {
-                st.messages.push(json!({"role": "assistant", "content": text}));
+                st.messages
+                    .push(json!({"role": "assistant", "content": text}));
                 return stop(st, StoppedReason::Final, Some(text), None);
             }
             // A blank answer: one nudge without tools, then (a stall) escalate, then the last tool output.
@@ -167,7 +200,12 @@ pub async fn run(
             }
             return match st.last_output.clone() {
                 Some(output) => stop(st, StoppedReason::ToolOutput, Some(output), None),
-                None => stop(st, StoppedReason::Error, None, Some("the model returned an empty answer".into())),
+                None => stop(
+                    st,
+                    StoppedReason::Error,
+                    None,
+                    Some("the model returned an empty answer".into()),
+                ),
             };
         }
         // The assistant turn that calls the tools, then one `tool` message per call, in order.
@@ -175,23 +213,36 @@ pub async fn run(
             .iter()
             .map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": arguments_text(&c.arguments)}}))
             .collect();
-        let content = if text.trim().is_empty() { Value::Null } else { Value::String(text) };
-        st.messages.push(json!({"role": "assistant", "content": content, "tool_calls": wire}));
+        let content = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            Value::String(text)
+        };
+        st.messages
+            .push(json!({"role": "assistant", "content": content, "tool_calls": wire}));
         let mut looping = false;
         for c in &calls {
-            let name = toolbox.find(&c.name).map_or(c.name.as_str(), |t| t.spec().name.as_str());
+            let name = toolbox
+                .find(&c.name)
+                .map_or(c.name.as_str(), |t| t.spec().name.as_str());
             let key = format!("{name}\u{0}{}", canonical(c.arguments.clone()));
             let count = st.seen.entry(key).or_default();
             *count += 1;
             looping |= *count >= options.loop_threshold;
         }
-        let outputs = join_all(calls.iter().map(|c| call_tool(toolbox, c, context, observe))).await;
+        let outputs = join_all(
+            calls
+                .iter()
+                .map(|c| call_tool(toolbox, c, context, observe)),
+        )
+        .await;
         st.metrics.tool_calls += u32::try_from(calls.len()).unwrap_or(u32::MAX);
         for (c, out) in calls.iter().zip(outputs) {
             if !out.content.trim().is_empty() {
                 st.last_output = Some(out.content.clone());
             }
-            st.messages.push(json!({"role": "tool", "tool_call_id": c.id, "content": out.content}));
+            st.messages
+                .push(json!({"role": "tool", "tool_call_id": c.id, "content": out.content}));
         }
         if looping && !st.escalate(options, observe) {
             return stop(st, StoppedReason::LoopDetected, None, None);
@@ -221,18 +272,37 @@ impl State {
     }
 }
 
-async fn call_tool(toolbox: &Toolbox, call: &Call, context: &CallContext, observe: &(dyn Fn(&Step) + Sync)) -> ToolOutput {
+async fn call_tool(
+    toolbox: &Toolbox,
+    call: &Call,
+    context: &CallContext,
+    observe: &(dyn Fn(&Step) + Sync),
+) -> ToolOutput {
     let started = Instant::now();
     let (out, known) = match toolbox.find(&call.name) {
         Some(tool) => (tool.call(call.arguments.clone(), context).await, true),
         None => {
             let names = toolbox.names().join(", ");
-            let message = format!("Unknown tool `{}`. The available tools are: {names}. Call one of them by its exact name.", call.name);
+            let message = format!(
+                "Unknown tool `{}`. The available tools are: {names}. Call one of them by its exact name.",
+                call.name
+            );
             (ToolOutput::error(message), false)
         }
     };
-    let name = if known { toolbox.find(&call.name).map_or(call.name.clone(), |t| t.spec().name.clone()) } else { call.name.clone() };
-    observe(&Step::Tool { name, known, ok: out.ok, millis: started.elapsed().as_millis() as u64 });
+    let name = if known {
+        toolbox
+            .find(&call.name)
+            .map_or(call.name.clone(), |t| t.spec().name.clone())
+    } else {
+        call.name.clone()
+    };
+    observe(&Step::Tool {
+        name,
+        known,
+        ok: out.ok,
+        millis: started.elapsed().as_millis() as u64,
+    });
     out
 }
 
@@ -244,8 +314,17 @@ fn arguments_text(arguments: &Value) -> String {
     }
 }
 
-fn finish(st: State, reason: StoppedReason, answer: Option<String>, error: Option<String>, started: Instant) -> Envelope {
-    let final_answer = answer.or_else(|| st.last_text.clone()).or_else(|| st.last_output.clone()).unwrap_or_default();
+fn finish(
+    st: State,
+    reason: StoppedReason,
+    answer: Option<String>,
+    error: Option<String>,
+    started: Instant,
+) -> Envelope {
+    let final_answer = answer
+        .or_else(|| st.last_text.clone())
+        .or_else(|| st.last_output.clone())
+        .unwrap_or_default();
     let mut metrics = st.metrics;
     metrics.duration_ms = started.elapsed().as_millis() as u64;
     Envelope {

@@ -53,7 +53,10 @@ fn empty_schema() -> Value {
 }
 
 /// Lists a host's tools.
-pub async fn discover(settings: &HttpToolSettings, client: &HttpClient) -> Result<Vec<Arc<dyn Tool>>, String> {
+pub async fn discover(
+    settings: &HttpToolSettings,
+    client: &HttpClient,
+) -> Result<Vec<Arc<dyn Tool>>, String> {
     let uri = format!("{}/tools", settings.base_url);
     let request = Request::builder()
         .method(Method::GET)
@@ -69,13 +72,24 @@ pub async fn discover(settings: &HttpToolSettings, client: &HttpClient) -> Resul
     }
     let body = upstream::collect(response.into_body(), MAX_ANSWER).await?;
     let listing: Listing = serde_json::from_slice(&body).map_err(|e| format!("{uri}: {e}"))?;
-    let host = Arc::new(Host { settings: settings.clone(), client: client.clone() });
+    let host = Arc::new(Host {
+        settings: settings.clone(),
+        client: client.clone(),
+    });
     Ok(listing
         .tools
         .into_iter()
         .map(|t| {
-            let spec = ToolSpec { name: format!("{}__{}", settings.name, t.name), description: t.description, parameters: t.parameters };
-            Arc::new(HttpTool { spec, remote: t.name, host: host.clone() }) as Arc<dyn Tool>
+            let spec = ToolSpec {
+                name: format!("{}__{}", settings.name, t.name),
+                description: t.description,
+                parameters: t.parameters,
+            };
+            Arc::new(HttpTool {
+                spec,
+                remote: t.name,
+                host: host.clone(),
+            }) as Arc<dyn Tool>
         })
         .collect())
 }
@@ -88,21 +102,41 @@ impl Tool for HttpTool {
     fn call(&self, arguments: Value, context: &CallContext) -> BoxFuture<'static, ToolOutput> {
         let host = self.host.clone();
         let body = Bytes::from(json!({"name": self.remote, "arguments": arguments}).to_string());
-        let authorization = context.authorization.clone().filter(|_| host.settings.forward_authorization);
+        let authorization = context
+            .authorization
+            .clone()
+            .filter(|_| host.settings.forward_authorization);
         Box::pin(async move {
-            let backoff = Backoff { base: Duration::from_millis(200), cap: Duration::from_secs(5), min: Duration::ZERO };
+            let backoff = Backoff {
+                base: Duration::from_millis(200),
+                cap: Duration::from_secs(5),
+                min: Duration::ZERO,
+            };
             let uri = format!("{}/invoke", host.settings.base_url);
             for attempt in 0..=RETRIES_ON_429 {
-                let mut builder = Request::builder().method(Method::POST).uri(&uri).header(header::CONTENT_TYPE, "application/json");
+                let mut builder = Request::builder()
+                    .method(Method::POST)
+                    .uri(&uri)
+                    .header(header::CONTENT_TYPE, "application/json");
                 if let Some(auth) = &authorization {
                     builder = builder.header(header::AUTHORIZATION, auth.clone());
                 }
                 let Ok(request) = builder.body(Full::new(body.clone())) else {
                     return ToolOutput::error("could not build the request");
                 };
-                let response = match tokio::time::timeout(Duration::from_secs(60), host.client.request(request)).await {
+                let response = match tokio::time::timeout(
+                    Duration::from_secs(60),
+                    host.client.request(request),
+                )
+                .await
+                {
                     Ok(Ok(r)) => r,
-                    Ok(Err(e)) => return ToolOutput::error(format!("tool host unreachable: {}", upstream::describe(&e))),
+                    Ok(Err(e)) => {
+                        return ToolOutput::error(format!(
+                            "tool host unreachable: {}",
+                            upstream::describe(&e)
+                        ));
+                    }
                     Err(_) => return ToolOutput::error("the tool host did not answer within 60 s"),
                 };
                 let status = response.status();
@@ -111,12 +145,22 @@ impl Tool for HttpTool {
                     tokio::time::sleep(wait.min(Duration::from_secs(10))).await;
                     continue;
                 }
-                let answer = upstream::collect(response.into_body(), MAX_ANSWER).await.unwrap_or_default();
+                let answer = upstream::collect(response.into_body(), MAX_ANSWER)
+                    .await
+                    .unwrap_or_default();
                 let parsed: Option<Value> = serde_json::from_slice(&answer).ok();
-                let ok = status.is_success() && parsed.as_ref().and_then(|v| v.get("ok")).and_then(Value::as_bool) == Some(true);
+                let ok = status.is_success()
+                    && parsed
+                        .as_ref()
+                        .and_then(|v| v.get("ok"))
+                        .and_then(Value::as_bool)
+                        == Some(true);
                 let content = match parsed {
                     Some(v) => v.to_string(),
-                    None => json!({"ok": false, "error": format!("the tool host answered {status}")}).to_string(),
+                    None => {
+                        json!({"ok": false, "error": format!("the tool host answered {status}")})
+                            .to_string()
+                    }
                 };
                 return ToolOutput { content, ok };
             }

@@ -30,14 +30,21 @@ pub async fn connect(settings: &McpServerSettings) -> Result<Vec<Arc<dyn Tool>>,
     let connecting = async {
         match &settings.transport {
             McpTransport::Http(url) => {
-                ().serve(StreamableHttpClientTransport::from_uri(url.as_str())).await.map_err(|e| format!("MCP `{name}` ({url}): {e}"))
+                ().serve(StreamableHttpClientTransport::from_uri(url.as_str()))
+                    .await
+                    .map_err(|e| format!("MCP `{name}` ({url}): {e}"))
             }
             McpTransport::Stdio(argv) => {
-                let (program, args) = argv.split_first().ok_or_else(|| format!("MCP `{name}`: empty command"))?;
+                let (program, args) = argv
+                    .split_first()
+                    .ok_or_else(|| format!("MCP `{name}`: empty command"))?;
                 let mut command = tokio::process::Command::new(program);
                 command.args(args).kill_on_drop(true);
-                let transport = TokioChildProcess::new(command).map_err(|e| format!("MCP `{name}` ({program}): {e}"))?;
-                ().serve(transport).await.map_err(|e| format!("MCP `{name}` ({program}): {e}"))
+                let transport = TokioChildProcess::new(command)
+                    .map_err(|e| format!("MCP `{name}` ({program}): {e}"))?;
+                ().serve(transport)
+                    .await
+                    .map_err(|e| format!("MCP `{name}` ({program}): {e}"))
             }
         }
     };
@@ -45,7 +52,10 @@ pub async fn connect(settings: &McpServerSettings) -> Result<Vec<Arc<dyn Tool>>,
         .await
         .map_err(|_| format!("MCP `{name}`: no handshake within 20 s"))??;
     let client = Arc::new(client);
-    let tools = client.list_all_tools().await.map_err(|e| format!("MCP `{name}`: listing tools: {e}"))?;
+    let tools = client
+        .list_all_tools()
+        .await
+        .map_err(|e| format!("MCP `{name}`: listing tools: {e}"))?;
     Ok(tools
         .into_iter()
         .map(|t| {
@@ -54,7 +64,11 @@ pub async fn connect(settings: &McpServerSettings) -> Result<Vec<Arc<dyn Tool>>,
                 description: t.description.map(|d| d.into_owned()).unwrap_or_default(),
                 parameters: Value::Object((*t.input_schema).clone()),
             };
-            Arc::new(McpTool { spec, remote: t.name.into_owned(), client: client.clone() }) as Arc<dyn Tool>
+            Arc::new(McpTool {
+                spec,
+                remote: t.name.into_owned(),
+                client: client.clone(),
+            }) as Arc<dyn Tool>
         })
         .collect())
 }
@@ -77,7 +91,12 @@ impl Tool for McpTool {
                 Err(_) => ToolOutput::error("the MCP tool did not answer within 120 s"),
                 Ok(Err(e)) => ToolOutput::error(format!("MCP call failed: {e}")),
                 Ok(Ok(result)) => {
-                    let text: Vec<&str> = result.content.iter().filter_map(|c| c.as_text()).map(|t| t.text.as_str()).collect();
+                    let text: Vec<&str> = result
+                        .content
+                        .iter()
+                        .filter_map(|c| c.as_text())
+                        .map(|t| t.text.as_str())
+                        .collect();
                     let ok = result.is_error != Some(true);
                     let content = match (&result.structured_content, text.as_slice()) {
                         (Some(structured), _) => structured.to_string(),

@@ -7,8 +7,8 @@ pub mod mcp;
 
 use std::{collections::BTreeMap, sync::Arc};
 
-use futures_util::future::BoxFuture;
 use ::http::HeaderValue;
+use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 
 /// What the model is told about a tool.
@@ -67,7 +67,10 @@ impl ToolSpec {
 impl ToolOutput {
     /// A failure explained to the model.
     pub fn error(message: impl Into<String>) -> Self {
-        Self { content: json!({"ok": false, "error": message.into()}).to_string(), ok: false }
+        Self {
+            content: json!({"ok": false, "error": message.into()}).to_string(),
+            ok: false,
+        }
     }
 }
 
@@ -84,7 +87,12 @@ impl Toolbox {
         match subset {
             None => self.clone(),
             Some(names) => Self {
-                tools: self.tools.iter().filter(|t| names.iter().any(|n| *n == t.spec().name)).cloned().collect(),
+                tools: self
+                    .tools
+                    .iter()
+                    .filter(|t| names.iter().any(|n| *n == t.spec().name))
+                    .cloned()
+                    .collect(),
                 aliases: self.aliases.clone(),
             },
         }

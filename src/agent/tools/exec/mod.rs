@@ -54,7 +54,11 @@ impl Exec {
             description: "Run a Python 3 program in a sandbox and return {rc, stdout, stderr, timed_out}. Print what you need to see.".into(),
             parameters: json!({"type": "object", "properties": {"code": {"type": "string", "description": "The Python source to run."}}, "required": ["code"]}),
         };
-        Self { kind: Kind::Python, spec, settings: Arc::new(settings) }
+        Self {
+            kind: Kind::Python,
+            spec,
+            settings: Arc::new(settings),
+        }
     }
 
     /// `exec_shell`.
@@ -67,7 +71,11 @@ impl Exec {
             ),
             parameters: json!({"type": "object", "properties": {"command": {"type": "array", "items": {"type": "string"}, "description": "The argv, e.g. [\"ls\", \"-la\"]."}}, "required": ["command"]}),
         };
-        Self { kind: Kind::Shell, spec, settings: Arc::new(settings) }
+        Self {
+            kind: Kind::Shell,
+            spec,
+            settings: Arc::new(settings),
+        }
     }
 
     /// The argv to run for `arguments`, or why not.
@@ -86,17 +94,26 @@ impl Exec {
             }
             Kind::Shell => {
                 let raw = match arguments {
-                    Value::Object(m) => ["command", "argv", "cmd", "args"].iter().find_map(|k| m.get(*k)).cloned(),
+                    Value::Object(m) => ["command", "argv", "cmd", "args"]
+                        .iter()
+                        .find_map(|k| m.get(*k))
+                        .cloned(),
                     other => Some(other.clone()),
                 };
                 let argv: Vec<String> = match raw {
-                    Some(Value::Array(items)) => items.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).collect(),
+                    Some(Value::Array(items)) => items
+                        .iter()
+                        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                        .collect(),
                     Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
                     _ => return Err("expected {\"command\": [\"program\", \"arg\", ...]}".into()),
                 };
                 let program = argv.first().ok_or("empty command")?;
                 if !self.settings.allow.iter().any(|a| a == program) {
-                    return Err(format!("`{program}` is not allowed; allowed programs: {}", self.settings.allow.join(", ")));
+                    return Err(format!(
+                        "`{program}` is not allowed; allowed programs: {}",
+                        self.settings.allow.join(", ")
+                    ));
                 }
                 Ok(argv)
             }
@@ -118,7 +135,10 @@ impl Tool for Exec {
                 Err(e) => return ToolOutput::error(e),
             };
             match run(&argv, &settings).await {
-                Ok(result) => ToolOutput { ok: result.rc == 0 && !result.timed_out, content: json!(result).to_string() },
+                Ok(result) => ToolOutput {
+                    ok: result.rc == 0 && !result.timed_out,
+                    content: json!(result).to_string(),
+                },
                 Err(e) => ToolOutput::error(format!("could not run the program: {e}")),
             }
         })
@@ -158,10 +178,19 @@ async fn run_in(dir: &Path, argv: &[String], s: &ExecSettings) -> std::io::Resul
         .process_group(0)
         .kill_on_drop(true);
     let mut child = cmd.spawn()?;
-    let group = child.id().and_then(|id| i32::try_from(id).ok()).map(Pid::from_raw);
+    let group = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .map(Pid::from_raw);
     let cap = s.max_output_bytes;
-    let stdout = child.stdout.take().map(|o| tokio::spawn(read_capped(o, cap)));
-    let stderr = child.stderr.take().map(|e| tokio::spawn(read_capped(e, cap)));
+    let stdout = child
+        .stdout
+        .take()
+        .map(|o| tokio::spawn(read_capped(o, cap)));
+    let stderr = child
+        .stderr
+        .take()
+        .map(|e| tokio::spawn(read_capped(e, cap)));
     let (status, timed_out) = match tokio::time::timeout(s.timeout, child.wait()).await {
         Ok(status) => (Some(status?), false),
         Err(_) => (None, true),
@@ -176,12 +205,23 @@ async fn run_in(dir: &Path, argv: &[String], s: &ExecSettings) -> std::io::Resul
     };
     let collect = |h: Option<tokio::task::JoinHandle<String>>| async move {
         match h {
-            Some(h) => tokio::time::timeout(Duration::from_secs(2), h).await.ok().and_then(Result::ok).unwrap_or_default(),
+            Some(h) => tokio::time::timeout(Duration::from_secs(2), h)
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default(),
             None => String::new(),
         }
     };
-    let rc = status.code().unwrap_or_else(|| 128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0));
-    Ok(ExecResult { rc, stdout: collect(stdout).await, stderr: collect(stderr).await, timed_out })
+    let rc = status.code().unwrap_or_else(|| {
+        128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)
+    });
+    Ok(ExecResult {
+        rc,
+        stdout: collect(stdout).await,
+        stderr: collect(stderr).await,
+        timed_out,
+    })
 }
 
 /// Reads a pipe to its end, keeping the first `cap` bytes (draining the rest so the child never
@@ -206,11 +246,17 @@ async fn read_capped(mut pipe: impl tokio::io::AsyncRead + Unpin, cap: usize) ->
 }
 
 fn python() -> &'static str {
-    ["/usr/bin/python3", "/usr/local/bin/python3"].into_iter().find(|p| Path::new(p).exists()).unwrap_or("python3")
+    ["/usr/bin/python3", "/usr/local/bin/python3"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .unwrap_or("python3")
 }
 
 fn prlimit() -> &'static str {
-    ["/usr/bin/prlimit", "/bin/prlimit"].into_iter().find(|p| Path::new(p).exists()).unwrap_or("prlimit")
+    ["/usr/bin/prlimit", "/bin/prlimit"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .unwrap_or("prlimit")
 }
 
 #[cfg(test)]
