@@ -12,6 +12,7 @@
 
 mod common;
 
+mod agent;
 mod auth;
 mod cache;
 mod chat;
