@@ -33,6 +33,8 @@ pub mod server;
 pub mod sse;
 pub mod stack;
 pub mod state;
+#[cfg(feature = "test-util")]
+pub mod testing;
 pub mod upstream;
 
 pub use server::Gateway;

@@ -20,6 +20,7 @@ mod config;
 mod errors;
 mod lifecycle;
 mod limits;
+mod mcp;
 mod metrics;
 mod rescue;
 mod router;
