@@ -264,14 +264,7 @@ async fn http_tool_hosts_get_the_callers_authorization_and_429_is_retried() {
         serde_json::from_str::<Value>(result["content"].as_str().unwrap()).unwrap(),
         json!({"ok": true, "result": "deployed"})
     );
-    let m = http()
-        .get(gw.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = gw.metrics().await;
     assert!(
         m.contains(r#"switchyard_agent_tool_calls_total{outcome="ok",tool="ops__deploy"} 1"#),
         "{m}"
