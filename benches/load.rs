@@ -197,6 +197,8 @@ fn run() -> anyhow::Result<()> {
     let work = manifest.join("target").join("load-bench");
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     let gateway = Gateway::start(&gateway_bin, &work, mock.addr, &layout)?;
+    // The date and commit of the build under test, not of the end of the run.
+    let meta = Meta::collect(&opts, &layout, &gateway_bin, manifest);
     eprintln!(
         "load: gateway pid {} on {} (log: {})",
         gateway.pid,
@@ -218,7 +220,6 @@ fn run() -> anyhow::Result<()> {
     let mock_stats = mock.stats.snapshot();
     mock.stop();
 
-    let meta = Meta::collect(&opts, &layout, &gateway_bin, manifest);
     let md = markdown(&meta, &report, &gateway_log, &mock_stats);
     println!("{md}");
     let out = if opts.out.is_absolute() {
@@ -583,6 +584,7 @@ struct MockStats {
     bad: AtomicU64,
     held_now: AtomicU64,
     held_total: AtomicU64,
+    conns: AtomicU64,
 }
 
 struct MockStatsSnapshot {
@@ -711,6 +713,7 @@ async fn mock_serve(
             }
         };
         let _ = stream.set_nodelay(true);
+        cfg.stats.conns.fetch_add(1, Relaxed);
         let cfg = cfg.clone();
         conns.spawn(async move {
             let svc = hyper::service::service_fn(move |req| mock_handle(req, cfg.clone()));
@@ -1158,6 +1161,8 @@ struct Cell {
     other_cpu_pct: f64,
     steal_pct: f64,
     gateway_rss_kb: u64,
+    /// Connections the mock accepted during the measured phase (the gateway's pool at work).
+    mock_conns: u64,
     first_error: Option<String>,
 }
 
@@ -1167,6 +1172,7 @@ struct Env<'a> {
     gateway: SocketAddr,
     gateway_pid: u32,
     hz: f64,
+    mock_stats: Arc<MockStats>,
 }
 
 async fn run_cell(
@@ -1188,7 +1194,9 @@ async fn run_cell(
         let _ = drive(addr, &host, &body, mode, concurrency, env.opts.warmup).await?;
     }
     let cpu = CpuSample::take(env.gateway_pid);
+    let conns0 = env.mock_stats.conns.load(Relaxed);
     let (stats, secs) = drive(addr, &host, &body, mode, concurrency, env.opts.duration).await?;
+    let mock_conns = env.mock_stats.conns.load(Relaxed) - conns0;
     let (gateway_cpu_pct, other_cpu_pct, steal_pct) = cpu.since(env.gateway_pid, env.hz);
     let mut all = WorkerStats::default();
     for s in stats {
@@ -1224,6 +1232,7 @@ async fn run_cell(
         other_cpu_pct,
         steal_pct,
         gateway_rss_kb: rss_kb(env.gateway_pid, "VmRSS").unwrap_or(0),
+        mock_conns,
         first_error: all.first_error,
     };
     eprintln!(
@@ -1478,6 +1487,7 @@ async fn measure(opts: &Opts, mock: &Mock, gateway: &Gateway) -> anyhow::Result<
         gateway: gateway.addr,
         gateway_pid: gateway.pid,
         hz: clk_tck(),
+        mock_stats: mock.stats.clone(),
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_idle_start_kb = rss_kb(gateway.pid, "VmRSS").unwrap_or(0);
@@ -1686,20 +1696,23 @@ fn markdown(meta: &Meta, r: &Report, log: &LogSummary, mock: &MockStatsSnapshot)
         s,
         "Latencies in µs from sending the request to the last body byte (TTFB: the first body byte). \
          Gateway CPU % and other CPU % (user + system time of every process except the gateway and \
-         this bench) are in % of one core; gateway RSS is sampled at the end of the cell.\n"
+         this bench) are in % of one core; gateway RSS is sampled at the end of the cell; new mock \
+         conns: connections the mock accepted during the measured phase (direct: the client's own, \
+         accepted as the cell starts; gateway: its upstream pool growing or churning, 0 when it \
+         reuses the warm-up's connections).\n"
     );
     let _ = writeln!(
         s,
-        "| target | mode | c | s | requests | RPS | p50 µs | p90 µs | p99 µs | max µs | TTFB p50 µs | TTFB p99 µs | errors | non-2xx | bad body | gateway CPU % | other CPU % | steal % | gateway RSS MiB |"
+        "| target | mode | c | s | requests | RPS | p50 µs | p90 µs | p99 µs | max µs | TTFB p50 µs | TTFB p99 µs | errors | non-2xx | bad body | gateway CPU % | other CPU % | steal % | gateway RSS MiB | new mock conns |"
     );
     let _ = writeln!(
         s,
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for c in &r.cells {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {:.1} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.0} | {:.1} | {:.1} | {} | {} | {} | {} | {:.0}{} | {:.0} | {:.1} |",
+            "| {} | {} | {} | {:.1} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.0} | {:.1} | {:.1} | {} | {} | {} | {} | {:.0}{} | {:.0} | {:.1} | {} |",
             c.target.label(),
             c.mode.label(),
             c.concurrency,
@@ -1728,6 +1741,7 @@ fn markdown(meta: &Meta, r: &Report, log: &LogSummary, mock: &MockStatsSnapshot)
             },
             c.steal_pct,
             mib(c.gateway_rss_kb),
+            c.mock_conns,
         );
     }
     if r.cells.iter().any(|c| c.other_cpu_pct > OTHER_CPU_WARN_PCT) {
@@ -1874,7 +1888,8 @@ fn to_json(meta: &Meta, r: &Report, log: &LogSummary, mock: &MockStatsSnapshot) 
                 "latency_us": pcts_json(&c.total), "ttfb_us": pcts_json(&c.ttfb),
                 "gateway_cpu_pct": (c.target == Target::Gateway).then_some(c.gateway_cpu_pct),
                 "other_cpu_pct": c.other_cpu_pct, "steal_pct": c.steal_pct,
-                "gateway_rss_kib": c.gateway_rss_kb, "first_error": c.first_error,
+                "gateway_rss_kib": c.gateway_rss_kb, "mock_conns": c.mock_conns,
+                "first_error": c.first_error,
             })
         })
         .collect();
