@@ -3,6 +3,7 @@
 pub mod body;
 pub mod chat;
 pub mod stream;
+pub mod wire;
 
 pub use body::{JsonBody, Rewrite};
 pub use chat::{ChatView, Usage};
