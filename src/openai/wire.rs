@@ -155,6 +155,9 @@ pub struct ImageUrl {
 /// `file`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FileData {
+    /// File name (OpenAI wants one with `file_data`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
     /// `data:<media type>;base64,<data>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_data: Option<String>,

@@ -19,7 +19,9 @@ pub struct MessagesRequest {
     /// System prompt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system: Option<System>,
-    /// Output cap (required by Anthropic).
+    /// Output cap (required by Anthropic; absent reads as 0, which the front door refuses, and
+    /// `count_tokens` bodies have none).
+    #[serde(default)]
     pub max_tokens: u32,
     /// Stop sequences.
     #[serde(default, skip_serializing_if = "Option::is_none")]
