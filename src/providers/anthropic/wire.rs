@@ -6,7 +6,7 @@
 //! `RawValue` cannot be read through serde's buffered enum content; at the top level of plain
 //! structs (tool schemas, `thinking`) it is kept byte for byte as a `RawValue`.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 
 /// `POST /v1/messages` body.
@@ -252,11 +252,11 @@ pub struct MessageResponse {
 /// Usage. `input_tokens` excludes the cached prompt tokens.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
-    /// Uncached prompt tokens.
-    #[serde(default)]
+    /// Uncached prompt tokens (`message_delta` may carry `null`: read as 0, "not reported").
+    #[serde(default, deserialize_with = "null_as_zero")]
     pub input_tokens: u64,
     /// Output tokens.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_zero")]
     pub output_tokens: u64,
     /// Prompt tokens written to the cache.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -377,4 +377,8 @@ pub struct ErrorBody {
 pub struct TokenCount {
     /// Prompt tokens.
     pub input_tokens: u64,
+}
+
+fn null_as_zero<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    Option::<u64>::deserialize(d).map(Option::unwrap_or_default)
 }
