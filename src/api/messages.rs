@@ -21,6 +21,7 @@ use crate::{
     error::GatewayError,
     messages::{self, stream::AnthropicStream},
     middleware::{auth::Identity, request_id::Received},
+    openai::JsonBody,
     providers::{
         ProviderKind,
         anthropic::wire::{MessagesRequest, TokenCount},
@@ -52,7 +53,8 @@ pub(super) async fn create(
     }
 }
 
-/// POST `/v1/messages/count_tokens`: an estimate (about four characters a token).
+/// POST `/v1/messages/count_tokens`: the upstream's count where a deployment of the group can
+/// give one (Anthropic), else an estimate (about four characters a token).
 pub(super) async fn count_tokens(
     State(app): State<Arc<AppState>>,
     Extension(identity): Extension<Identity>,
@@ -63,7 +65,24 @@ pub(super) async fn count_tokens(
     let counted = async {
         let bytes = forward::read_body(&rt, &parts.headers, body).await?;
         let req = parse(&bytes)?;
-        forward::group_for(&rt, &identity, &req.model).map_err(|(_, e)| e)?;
+        let group = forward::group_for(&rt, &identity, &req.model).map_err(|(_, e)| e)?;
+        // The first deployment that can count (Anthropic's own endpoint) answers exactly.
+        let raw = JsonBody::parse(bytes)?;
+        for deployment in &group.deployments {
+            let Some(counting) = deployment.provider.count_tokens(&raw) else {
+                continue;
+            };
+            match tokio::time::timeout(deployment.config.timeout, counting).await {
+                Ok(Ok(input_tokens)) => return Ok(TokenCount { input_tokens }),
+                Ok(Err(e)) => {
+                    tracing::debug!(deployment = %deployment.id, error = %e, "count_tokens failed; estimating");
+                }
+                Err(_) => {
+                    tracing::debug!(deployment = %deployment.id, "count_tokens timed out; estimating");
+                }
+            }
+            break;
+        }
         Ok::<_, GatewayError>(TokenCount {
             input_tokens: messages::estimate_tokens(&req),
         })

@@ -16,7 +16,8 @@ use futures_util::future::BoxFuture;
 pub use openai_compat::Profile;
 
 use crate::{
-    config::DeploymentConfig, error::GatewayError, proxy::ProxyRequest, upstream::HttpClient,
+    config::DeploymentConfig, error::GatewayError, openai::JsonBody, proxy::ProxyRequest,
+    upstream::HttpClient,
 };
 
 /// Which adapter a deployment uses, from the prefix of `litellm_params.model`.
@@ -42,6 +43,15 @@ pub enum Reply {
 pub trait Provider: Send + Sync + fmt::Debug {
     /// Sends one attempt of `request`. The caller bounds it with the deployment's timeout.
     fn send(&self, request: &ProxyRequest) -> BoxFuture<'static, Result<Reply, GatewayError>>;
+
+    /// Counts the prompt tokens of an Anthropic Messages body (`/v1/messages/count_tokens`), if
+    /// the upstream can; `None` when it cannot, and the front door estimates instead.
+    fn count_tokens(
+        &self,
+        _anthropic_body: &JsonBody,
+    ) -> Option<BoxFuture<'static, Result<u64, GatewayError>>> {
+        None
+    }
 }
 
 /// Gateway-only body fields, stripped before forwarding (SPEC §7).

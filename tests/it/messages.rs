@@ -283,3 +283,34 @@ async fn count_tokens_estimates() {
     .await;
     assert_eq!(resp.status(), 400);
 }
+
+#[tokio::test]
+async fn count_tokens_asks_anthropic_deployments_and_estimates_when_they_fail() {
+    let up = MockUpstream::start(crate::common::upstream::ok_json(
+        r#"{"input_tokens": 42}"#.to_owned(),
+    ))
+    .await;
+    let gw = TestGateway::start(&anthropic_config(&up, "")).await;
+    let body = json!({"model": "claude", "max_tokens": 10, "system": "x".repeat(400),
+        "messages": [{"role": "user", "content": "y".repeat(400)}]});
+    let resp = post(&gw, "/v1/messages/count_tokens", &body).await;
+    assert_eq!(
+        resp.json::<Value>().await.unwrap(),
+        json!({"input_tokens": 42})
+    );
+    let sent = &up.requests()[0];
+    assert_eq!(sent.path, "/v1/messages/count_tokens");
+    assert_eq!(sent.header("x-api-key"), Some("sk-ant-deployment"));
+    let sent = sent.json();
+    assert_eq!(sent["model"], "claude-sonnet-4-5-20250929");
+    assert!(sent.get("max_tokens").is_none(), "{sent}");
+    assert_eq!(sent["messages"], body["messages"]);
+
+    up.push(json_fixture("anthropic/error_overloaded.json", 529));
+    let resp = post(&gw, "/v1/messages/count_tokens", &body).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap(),
+        json!({"input_tokens": 203})
+    );
+}

@@ -231,11 +231,20 @@ def test_anthropic_sdk_streamed_from_anthropic(ant):
     assert message.stop_reason == "tool_use"
 
 
-def test_anthropic_sdk_count_tokens(ant):
+def test_anthropic_sdk_count_tokens(ant, upstream):
+    # An OpenAI deployment cannot count: an estimate.
     count = ant.messages.count_tokens(
         model=GPT, system="You are terse.", messages=[{"role": "user", "content": QUESTION}]
     )
     assert count.input_tokens > 0
+    # An Anthropic deployment counts itself.
+    count = ant.messages.count_tokens(
+        model=CLAUDE, system="You are terse.", messages=[{"role": "user", "content": QUESTION}]
+    )
+    assert count.input_tokens == 17
+    sent = upstream.last("/v1/messages/count_tokens")
+    assert sent.body["model"] == "claude-sonnet-4-5-20250929"
+    assert sent.body["system"] == "You are terse."
 
 
 def test_anthropic_sdk_errors(translating_gateway_url, ant):

@@ -2,7 +2,8 @@
 API on POST /v1/messages and OpenAI's Chat Completions on POST /v1/chat/completions, answering
 from the recorded fixtures in tests/fixtures/{anthropic,openai}/ (a request with tools gets the
 two-tool-call answer, any other the text answer; `stream: true` gets the SSE recording, sent
-event by event). A last user message of exactly "overload" gets Anthropic's 529 overloaded_error.
+event by event). A last user message of exactly "overload" gets Anthropic's 529 overloaded_error;
+POST /v1/messages/count_tokens answers {"input_tokens": 17}.
 Every request is recorded for the tests to inspect.
 """
 
@@ -43,6 +44,9 @@ class Upstream:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 with upstream._lock:
                     upstream.requests.append(Recorded(self.path, headers, body))
+                if self.path == "/v1/messages/count_tokens":
+                    self._send(200, "application/json", b'{"input_tokens": 17}')
+                    return
                 if self.path == "/v1/messages":
                     api = "anthropic"
                 elif self.path == "/v1/chat/completions":

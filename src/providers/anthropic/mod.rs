@@ -24,6 +24,7 @@ use super::{Provider, Reply};
 use crate::{
     config::DeploymentConfig,
     error::GatewayError,
+    openai::{JsonBody, Rewrite},
     proxy::{Endpoint, ProxyRequest},
     upstream::{self, HttpClient},
 };
@@ -44,6 +45,7 @@ pub struct Anthropic {
     client: HttpClient,
     model: String,
     messages: Uri,
+    count: Uri,
     key: Option<HeaderValue>,
 }
 
@@ -53,9 +55,12 @@ impl Anthropic {
     /// Prepares the adapter; fails on a base URL or key that cannot form a request.
     pub fn new(cfg: &DeploymentConfig, client: HttpClient) -> Result<Self, String> {
         let base = cfg.api_base.as_deref().unwrap_or(DEFAULT_BASE);
-        let messages = messages_url(base)
-            .parse::<Uri>()
-            .map_err(|e| format!("invalid api_base `{base}`: {e}"))?;
+        let url = |path: String| {
+            path.parse::<Uri>()
+                .map_err(|e| format!("invalid api_base `{base}`: {e}"))
+        };
+        let messages = url(messages_url(base))?;
+        let count = url(format!("{}/count_tokens", messages_url(base)))?;
         let key = cfg
             .api_key
             .as_ref()
@@ -71,6 +76,7 @@ impl Anthropic {
             client,
             model: cfg.upstream_model.clone(),
             messages,
+            count,
             key,
         })
     }
@@ -168,6 +174,68 @@ impl Provider for Anthropic {
                 .map_err(|reason| GatewayError::UpstreamGarbled { deployment, reason })?;
             Ok(Reply::Json(translated))
         })
+    }
+
+    fn count_tokens(
+        &self,
+        anthropic_body: &JsonBody,
+    ) -> Option<BoxFuture<'static, Result<u64, GatewayError>>> {
+        // The endpoint takes the prompt only; generation parameters would be refused.
+        const NOT_PROMPT: &[&str] = &[
+            "max_tokens",
+            "stream",
+            "stop_sequences",
+            "temperature",
+            "top_p",
+            "top_k",
+            "metadata",
+            "service_tier",
+        ];
+        let body = anthropic_body.rewrite(&Rewrite {
+            model: Some(&self.model),
+            remove: NOT_PROMPT,
+            include_usage: false,
+        });
+        let mut builder = Request::builder()
+            .method(Method::POST)
+            .uri(self.count.clone())
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("anthropic-version", API_VERSION);
+        if let Some(key) = &self.key {
+            builder = builder.header("x-api-key", key);
+        }
+        let client = self.client.clone();
+        let deployment = self.deployment.clone();
+        Some(Box::pin(async move {
+            let req = builder.body(Full::new(body)).map_err(|e| {
+                GatewayError::Internal(format!("building the upstream request: {e}"))
+            })?;
+            let resp =
+                client
+                    .request(req)
+                    .await
+                    .map_err(|e| GatewayError::UpstreamUnreachable {
+                        deployment: deployment.clone(),
+                        reason: upstream::describe(&e),
+                    })?;
+            let status = resp.status();
+            let retry_after = upstream::retry_after(resp.headers());
+            let bytes = upstream::collect(resp.into_body(), MAX_ERROR_BYTES)
+                .await
+                .map_err(|reason| GatewayError::UpstreamUnreachable {
+                    deployment: deployment.clone(),
+                    reason,
+                })?;
+            if !status.is_success() {
+                return Err(error::from_status(deployment, status, &bytes, retry_after));
+            }
+            serde_json::from_slice::<wire::TokenCount>(&bytes)
+                .map(|c| c.input_tokens)
+                .map_err(|e| GatewayError::UpstreamGarbled {
+                    deployment,
+                    reason: format!("not a token count ({e})"),
+                })
+        }))
     }
 }
 
