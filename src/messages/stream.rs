@@ -107,9 +107,11 @@ impl Translator {
             return; // unparsable: skipped, as the pass-through does
         };
         if let Some(e) = chunk.error {
-            let kind = match e.kind.as_str() {
-                "invalid_request_error" => "invalid_request_error",
-                "rate_limit_error" => "rate_limit_error",
+            // An Anthropic upstream's own type travels in `code` (see the provider's error.rs).
+            let kind = match (e.kind.as_str(), e.code.as_deref()) {
+                (_, Some("overloaded_error")) => "overloaded_error",
+                ("invalid_request_error", _) => "invalid_request_error",
+                ("rate_limit_error", _) => "rate_limit_error",
                 _ => "api_error",
             };
             self.error(out, kind, &e.message);

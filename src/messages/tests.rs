@@ -290,6 +290,13 @@ fn errors_and_early_ends() {
         ]
     );
     assert!(t.done);
+    let mut t = Translator::default();
+    let mut out = BytesMut::new();
+    t.event(
+        br#"data: {"error":{"message":"Overloaded","type":"api_error","param":null,"code":"overloaded_error"}}"#,
+        &mut out,
+    );
+    assert_eq!(summarise(&out), ["error:overloaded_error"]);
     // The body ends with neither [DONE] nor an error: an error, never a complete-looking answer.
     let mut t = Translator::default();
     let mut out = BytesMut::new();

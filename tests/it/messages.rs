@@ -314,3 +314,28 @@ async fn count_tokens_asks_anthropic_deployments_and_estimates_when_they_fail() 
         json!({"input_tokens": 203})
     );
 }
+
+#[tokio::test]
+async fn an_upstream_error_mid_stream_is_an_anthropic_error_event() {
+    let up = MockUpstream::start(sse_fixture("anthropic/error_midstream.sse")).await;
+    let gw = TestGateway::start(&anthropic_config(&up, "")).await;
+    let resp = post(
+        &gw,
+        "/v1/messages",
+        &json!({"model": "claude", "max_tokens": 10, "stream": true, "messages": [{"role": "user", "content": "x"}]}),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let evs = events(&resp.text().await.unwrap());
+    let names: Vec<&str> = evs.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "message_start",
+            "content_block_start",
+            "content_block_delta",
+            "error"
+        ]
+    );
+    assert_eq!(evs[3].1["error"]["type"], "overloaded_error");
+}
