@@ -341,7 +341,13 @@ impl HttpBody for AnthropicStream {
         let mut this = self.project();
         loop {
             if *this.finished {
-                return Poll::Ready(None);
+                // Read the gateway's stream to its end even after the last event was
+                // translated: its end is what completes it (the cache stores the answer, the
+                // metrics record a complete stream), and it never waits once `[DONE]` is out.
+                return match ready!(this.inner.as_mut().poll_frame(cx)) {
+                    Some(Ok(_)) => continue,
+                    Some(Err(_)) | None => Poll::Ready(None),
+                };
             }
             let mut out = BytesMut::new();
             match ready!(this.inner.as_mut().poll_frame(cx)) {
@@ -366,7 +372,7 @@ impl HttpBody for AnthropicStream {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.finished
+        self.finished && self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {

@@ -339,3 +339,34 @@ async fn an_upstream_error_mid_stream_is_an_anthropic_error_event() {
     );
     assert_eq!(evs[3].1["error"]["type"], "overloaded_error");
 }
+
+#[tokio::test]
+async fn a_streamed_front_door_answer_is_cached() {
+    let up = MockUpstream::start(sse_fixture("openai/tool_calls.sse")).await;
+    let gw = TestGateway::start(&openai_config(
+        "gpt",
+        &up,
+        "litellm_settings: { cache: true }\n",
+    ))
+    .await;
+    let resp = post(&gw, "/v1/messages", &request("gpt", true)).await;
+    assert_eq!(resp.headers()["x-switchyard-cache"], "miss");
+    let streamed = assemble(&events(&resp.text().await.unwrap()));
+    // The stored answer serves the same request as JSON.
+    let mut hit = None;
+    for _ in 0..50 {
+        let resp = post(&gw, "/v1/messages", &request("gpt", false)).await;
+        if resp
+            .headers()
+            .get("x-switchyard-cache")
+            .is_some_and(|v| v == "hit")
+        {
+            hit = Some(resp.json::<Value>().await.unwrap());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let hit = hit.expect("the streamed answer was stored");
+    assert_eq!(hit["content"], streamed["content"]);
+    assert_eq!(hit["content"], weather_blocks());
+}

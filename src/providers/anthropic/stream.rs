@@ -285,7 +285,13 @@ impl HttpBody for OpenAiStream {
                     };
                     this.buf.extend_from_slice(&data);
                     this.translator.feed(this.buf, false, &mut out);
-                    *this.finished = this.translator.done;
+                    if this.translator.done {
+                        *this.finished = true;
+                        // The upstream's end usually follows `message_stop` in the same read:
+                        // take it if it is there, so the connection goes back to the pool,
+                        // but never wait for it.
+                        let _ = this.inner.as_mut().poll_frame(cx);
+                    }
                 }
                 Some(Err(e)) => return Poll::Ready(Some(Err(e))),
                 None => {
