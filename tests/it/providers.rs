@@ -497,3 +497,113 @@ async fn an_anthropic_error_event_mid_stream_ends_the_stream_with_an_error() {
     let v: Value = serde_json::from_str(last.strip_prefix("data: ").unwrap()).unwrap();
     assert_eq!(v["error"]["code"], "overloaded_error");
 }
+
+#[tokio::test]
+async fn a_cut_anthropic_stream_is_continued_on_another_with_a_prefill() {
+    // Deployment a: the text fixture's first two text deltas, then the connection drops.
+    let events: Vec<String> = fixture("anthropic/text.sse")
+        .split_inclusive("\n\n")
+        .take(5) // message_start, block start, ping, "Hello", "! How can I"
+        .map(str::to_owned)
+        .collect();
+    let a = MockUpstream::start(Behavior::Sse {
+        events,
+        delay: Duration::ZERO,
+        end: End::Cut,
+    })
+    .await;
+    // Deployment b continues after the prefill.
+    let ev = |t: &str, d: Value| format!("event: {t}\ndata: {d}\n\n");
+    let continuation = vec![
+        ev(
+            "message_start",
+            json!({"type": "message_start", "message": {"id": "msg_b", "type": "message", "role": "assistant", "content": [], "model": "claude-b", "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": 20, "output_tokens": 1}}}),
+        ),
+        ev(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        ),
+        ev(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": " help you today?"}}),
+        ),
+        ev(
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 0}),
+        ),
+        ev(
+            "message_delta",
+            json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": 5}}),
+        ),
+        ev("message_stop", json!({"type": "message_stop"})),
+    ];
+    let b = MockUpstream::start(Behavior::Sse {
+        events: continuation,
+        delay: Duration::ZERO,
+        end: End::Clean,
+    })
+    .await;
+    let config = format!(
+        "model_list:
+  - model_name: m
+    litellm_params: {{ model: anthropic/claude-a, api_base: 'http://{}', api_key: k }}
+    model_info: {{ id: dep-a }}
+  - model_name: m
+    litellm_params: {{ model: anthropic/claude-b, api_base: 'http://{}', api_key: k }}
+    model_info: {{ id: dep-b }}
+router_settings: {{ router_core: v1 }}
+",
+        a.addr, b.addr
+    );
+    let gw = TestGateway::start(&config).await;
+    let resp = http()
+        .post(gw.url("/v1/chat/completions"))
+        .json(&json!({"model": "m", "stream": true, "messages": [{"role": "user", "content": "Hello"}]}))
+        .send()
+        .await
+        .unwrap();
+    let text = resp.text().await.unwrap();
+    let answer = read_sse(&text);
+    assert_eq!(answer.text, "Hello! How can I help you today?");
+    assert_eq!(answer.finish, "stop");
+    // b was asked to continue the partial answer: a trailing assistant turn (a prefill).
+    let sent = b.requests()[0].json();
+    assert_eq!(
+        sent["messages"],
+        json!([{"role": "user", "content": "Hello"}, {"role": "assistant", "content": "Hello! How can I"}])
+    );
+}
+
+#[tokio::test]
+async fn metrics_label_the_anthropic_provider() {
+    let up = MockUpstream::start(Adapter::Anthropic.answer("text", false)).await;
+    let gw = TestGateway::start(&Adapter::Anthropic.config(&up, "")).await;
+    let resp = http()
+        .post(gw.url("/v1/chat/completions"))
+        .json(&json!({"model": "m", "messages": [{"role": "user", "content": "x"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let metrics = http()
+        .get(gw.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("switchyard_requests_total")
+                && l.contains(r#"provider="anthropic""#)
+                && l.contains(r#"status="200""#)),
+        "{metrics}"
+    );
+    // Usage translated from Anthropic's counts reaches the token metrics.
+    for (kind, n) in [("prompt", 12), ("completion", 9)] {
+        let line = format!(r#"switchyard_tokens_total{{kind="{kind}",model="m"}} {n}"#);
+        assert!(metrics.lines().any(|l| l == line), "{line}\n{metrics}");
+    }
+}
