@@ -330,3 +330,42 @@ fn token_estimate_counts_system_messages_and_tools() {
     // (40 + 80 + 4 + 17) / 4 rounded up, plus 3 for the one message.
     assert_eq!(estimate_tokens(&req), 36 + 3);
 }
+
+#[test]
+fn text_and_a_tool_call_in_one_chunk_and_arguments_with_the_finish() {
+    let chunk = |delta: serde_json::Value, finish: Option<&str>| {
+        format!(
+            "data: {}\n\n",
+            json!({"id": "c", "model": "m", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        )
+    };
+    let text = [
+        chunk(
+            json!({"role": "assistant", "content": "Let me look.", "tool_calls": [
+                {"index": 0, "id": "call_1", "type": "function", "function": {"name": "ls", "arguments": "{\"dir\":"}}]}),
+            None,
+        ),
+        chunk(
+            json!({"tool_calls": [{"index": 0, "function": {"arguments": "\"/tmp\"}"}}]}),
+            Some("tool_calls"),
+        ),
+        "data: [DONE]\n\n".to_owned(),
+    ]
+    .concat();
+    let all: Vec<String> = per_event(&text).into_iter().flatten().collect();
+    assert_eq!(
+        all,
+        [
+            "message_start",
+            "start[0]:text",
+            "text[0]:Let me look.",
+            "stop[0]",
+            "start[1]:tool:call_1:ls",
+            "json[1]:{\"dir\":",
+            "json[1]:\"/tmp\"}",
+            "stop[1]",
+            "delta:tool_use:0/0",
+            "message_stop"
+        ]
+    );
+}
