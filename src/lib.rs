@@ -16,6 +16,7 @@
 //!
 //! Errors are one enum (`error::GatewayError`) mapped to OpenAI error bodies in one place.
 
+pub mod agent;
 pub mod api;
 pub mod attempt;
 pub mod cli;
@@ -34,6 +35,8 @@ pub mod server;
 pub mod sse;
 pub mod stack;
 pub mod state;
+#[cfg(feature = "test-util")]
+pub mod testing;
 pub mod upstream;
 
 pub use server::Gateway;

@@ -34,6 +34,8 @@ pub struct Metrics {
     shadow_disagreements: IntCounter,
     rate_limited: IntCounterVec,
     cache: IntCounterVec,
+    agent_runs: IntCounterVec,
+    agent_tool_calls: IntCounterVec,
 }
 
 /// Pre-resolved handles for one model group (label lookups done once, at config load).
@@ -148,6 +150,20 @@ impl Metrics {
                 ),
                 &["result"],
             )?,
+            agent_runs: IntCounterVec::new(
+                Opts::new(
+                    "switchyard_agent_runs_total",
+                    "Agent runs by why they stopped.",
+                ),
+                &["stopped_reason"],
+            )?,
+            agent_tool_calls: IntCounterVec::new(
+                Opts::new(
+                    "switchyard_agent_tool_calls_total",
+                    "Agent tool calls by tool and outcome.",
+                ),
+                &["tool", "outcome"],
+            )?,
             registry,
         };
         let families: Vec<Box<dyn prometheus::core::Collector>> = vec![
@@ -164,6 +180,8 @@ impl Metrics {
             Box::new(m.shadow_disagreements.clone()),
             Box::new(m.rate_limited.clone()),
             Box::new(m.cache.clone()),
+            Box::new(m.agent_runs.clone()),
+            Box::new(m.agent_tool_calls.clone()),
         ];
         for family in families {
             m.registry.register(family)?;
@@ -214,6 +232,11 @@ impl Metrics {
     /// `switchyard_router_shadow_disagreements_total`.
     pub fn shadow_disagreements(&self) -> IntCounter {
         self.shadow_disagreements.clone()
+    }
+
+    /// `switchyard_agent_runs_total{stopped_reason}` and `switchyard_agent_tool_calls_total{tool, outcome}`.
+    pub fn agent(&self) -> (IntCounterVec, IntCounterVec) {
+        (self.agent_runs.clone(), self.agent_tool_calls.clone())
     }
 
     /// `switchyard_cache_requests_total{result}`.

@@ -93,6 +93,7 @@ pub fn classify(error: &GatewayError) -> Decision {
         | GatewayError::Unauthorized { .. }
         | GatewayError::Forbidden { .. }
         | GatewayError::DeadlineExceeded { .. }
+        | GatewayError::AgentFailed { .. }
         | GatewayError::Internal(_) => Decision::Fail,
     }
 }

@@ -7,6 +7,7 @@ use std::{collections::HashMap, path::PathBuf, sync::Arc};
 use arc_swap::ArcSwap;
 
 use crate::{
+    agent::Agent,
     config::{self, Config, ConfigError, Env, Warning},
     metrics::Metrics,
     providers,
@@ -36,6 +37,8 @@ pub struct Runtime {
     pub stack: ProxyService,
     /// `max_parallel_requests` permits.
     pub parallel: Arc<tokio::sync::Semaphore>,
+    /// Agent mode.
+    pub agent: Arc<Agent>,
 }
 
 /// Public model name -> group, plus the names in config order.
@@ -122,10 +125,18 @@ impl Runtime {
         let models = Arc::new(ModelTable { groups, names });
         let stack = stack::build(&config, models.clone(), metrics);
         let parallel = Arc::new(tokio::sync::Semaphore::new(config.max_parallel_requests));
+        let (runs, tool_calls) = metrics.agent();
+        let agent = Arc::new(Agent::new(
+            config.agent.clone(),
+            client.clone(),
+            runs,
+            tool_calls,
+        ));
         Ok(Self {
             models,
             stack,
             parallel,
+            agent,
             config,
         })
     }

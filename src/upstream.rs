@@ -17,6 +17,9 @@ pub type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// Builds the shared client.
 pub fn client() -> Result<HttpClient, rustls::Error> {
+    // One process-wide TLS provider for the clients that use the default (the MCP client's
+    // reqwest); the gateway's own client is given ring explicitly below.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut http = HttpConnector::new();
     http.set_nodelay(true); // no Nagle delay on small request bodies (SPEC §12)
     http.enforce_http(false);

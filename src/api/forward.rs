@@ -78,14 +78,25 @@ pub(super) struct Caller {
 pub(super) type Translate = fn(&Runtime, Bytes) -> Result<Bytes, GatewayError>;
 
 async fn forward(app: &AppState, endpoint: Endpoint, caller: Caller, request: Request) -> Response {
-    match run(app, endpoint, caller, request, |_, bytes| Ok(bytes)).await {
-        Ok(response) => response.into_response(),
-        Err(e) => e.into_response(),
+    let rt = app.runtime();
+    match prepare(&rt, endpoint, caller, request, |_, bytes| Ok(bytes)).await {
+        Ok(request) if endpoint == Endpoint::Chat && super::agent::requested(&request) => {
+            super::agent::chat(rt, request).await
+        }
+        Ok(request) => match rt.stack.clone().oneshot(request).await {
+            Ok(response) => response.into_response(),
+            Err(e) => e.into_response(),
+        },
+        Err((model, e)) => {
+            app.metrics.rejected(model, e.status().as_u16());
+            e.into_response()
+        }
     }
 }
 
-/// The shared path of every model endpoint: read the body (bounded), translate it if it is not
-/// OpenAI's, parse it once, find the model group, check the key may use it, run the model stack.
+/// The shared path of a model endpoint in another wire format (`/v1/messages`): read the body
+/// (bounded), translate it, parse it once, find the model group, check the key may use it, run
+/// the model stack. (Agent mode is an OpenAI-endpoint feature and is not entered here.)
 pub(super) async fn run(
     app: &AppState,
     endpoint: Endpoint,
@@ -100,6 +111,30 @@ pub(super) async fn run(
             app.metrics.rejected(model, e.status().as_u16());
             Err(e)
         }
+    }
+}
+
+/// The request body, bounded by `max_request_size_mb` (413 beyond it).
+pub(super) async fn read_body(
+    rt: &Runtime,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Bytes, GatewayError> {
+    let limit = rt.config.max_request_bytes;
+    let too_large = GatewayError::RequestTooLarge { limit_bytes: limit };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large);
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large),
+        Err(e) => Err(GatewayError::invalid(
+            format!("could not read the request body: {e}"),
+            None,
+        )),
     }
 }
 
@@ -134,30 +169,6 @@ async fn prepare(
         received,
         identity,
     })
-}
-
-/// Reads the whole body, refusing one over `max_request_size_mb` (413).
-pub(super) async fn read_body(
-    rt: &Runtime,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Bytes, GatewayError> {
-    let limit = rt.config.max_request_bytes;
-    let too_large = GatewayError::RequestTooLarge { limit_bytes: limit };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(too_large);
-    }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large),
-        Err(e) => Err(GatewayError::invalid(
-            format!("could not read the request body: {e}"),
-            None,
-        )),
-    }
 }
 
 /// The model group `model`, if it exists (400 listing the models) and the caller may use it

@@ -1,5 +1,6 @@
 //! The HTTP surface (SPEC §3): thin handlers over the model stack.
 
+mod agent;
 mod forward;
 mod health;
 mod messages;
@@ -31,6 +32,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             .route("/v1/embeddings", post(forward::embeddings))
             .route("/embeddings", post(forward::embeddings))
             .route("/v1/models", get(models::list))
+            .route("/agent/run", post(agent::run))
             .route("/models", get(models::list)),
         &state,
     );

@@ -127,8 +127,8 @@ pub(crate) struct RawSwitchyardSettings {
     pub(crate) keys: Vec<RawVirtualKey>,
     pub(crate) metrics_require_key: Option<bool>,
     pub(crate) drain_timeout_seconds: Option<f64>,
-    /// Agent mode (SPEC §9) is parsed by its own module once it lands; kept raw here.
-    pub(crate) agent: Option<serde::de::IgnoredAny>,
+    /// Agent mode (SPEC §9).
+    pub(crate) agent: super::agent::RawAgent,
 }
 
 /// `switchyard_settings.router`.

@@ -1,12 +1,14 @@
 //! Configuration: LiteLLM's `config.yaml` loaded in two phases, raw (`litellm.rs`) then resolved
 //! and validated (`validate.rs`). Unknown keys become warnings; errors name the file and key path.
 
+mod agent;
 mod env;
 mod litellm;
 mod validate;
 
 use std::{collections::HashMap, fmt, path::Path, time::Duration};
 
+pub use agent::{AgentSettings, ExecSettings, HttpToolSettings, McpServerSettings, McpTransport};
 pub use env::{Env, ProcessEnv};
 
 use crate::{providers::ProviderKind, secret::Secret};
@@ -37,6 +39,8 @@ pub struct Config {
     pub metrics_require_key: bool,
     /// How long SIGTERM waits for in-flight requests.
     pub drain_timeout: Duration,
+    /// Agent mode.
+    pub agent: AgentSettings,
 }
 
 /// One deployment (`model_list` entry), resolved.

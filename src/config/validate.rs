@@ -27,6 +27,8 @@ pub(super) fn validate(
     env: &dyn Env,
     warnings: &mut Vec<Warning>,
 ) -> Result<Config, Failure> {
+    let mut raw = raw;
+    let raw_agent = std::mem::take(&mut raw.switchyard_settings.agent);
     let rs = &raw.router_settings;
     let sw = &raw.switchyard_settings.router;
     let default_timeout = seconds(
@@ -178,11 +180,7 @@ pub(super) fn validate(
             tpm_limit: k.tpm_limit,
         });
     }
-    if raw.switchyard_settings.agent.is_some() {
-        warnings.push(Warning(format!(
-            "{origin}: `switchyard_settings.agent` is not implemented yet; ignored"
-        )));
-    }
+    let agent = super::agent::resolve(raw_agent, &groups)?;
     Ok(Config {
         origin: origin.to_owned(),
         deployments,
@@ -197,6 +195,7 @@ pub(super) fn validate(
         .map_or(10 << 20, |b| b as usize),
         max_parallel_requests: gs.max_parallel_requests.map_or(2048, |n| n as usize),
         metrics_require_key: raw.switchyard_settings.metrics_require_key.unwrap_or(false),
+        agent,
         drain_timeout: seconds(
             "switchyard_settings.drain_timeout_seconds",
             raw.switchyard_settings.drain_timeout_seconds,

@@ -1,6 +1,7 @@
 //! OpenAI wire types: the inbound body view, usage, and stream chunk views.
 
 pub mod body;
+pub mod canonical;
 pub mod chat;
 pub mod stream;
 pub mod wire;

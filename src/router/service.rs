@@ -391,45 +391,14 @@ fn partition<'a>(
     (ready, waits)
 }
 
-/// The wait that ends first, preferring a `Retry-After` (which the same request may sit out).
+/// The wait that ends first, preferring a `Retry-After` (which the same request may sit out),
+/// then a cooldown, then a limit.
 fn next_wait(waits: &[Wait]) -> Option<Wait> {
-    let busy = waits
-        .iter()
-        .filter_map(|w| {
-            if let Wait::Busy(t) = w {
-                Some(*t)
-            } else {
-                None
-            }
-        })
-        .min();
-    if let Some(t) = busy {
-        return Some(Wait::Busy(t));
-    }
-    let cooling = waits
-        .iter()
-        .filter_map(|w| {
-            if let Wait::Cooling(t) = w {
-                Some(*t)
-            } else {
-                None
-            }
-        })
-        .min();
-    if let Some(t) = cooling {
-        return Some(Wait::Cooling(t));
-    }
-    waits
-        .iter()
-        .filter_map(|w| {
-            if let Wait::AtLimit(t) = w {
-                Some(*t)
-            } else {
-                None
-            }
-        })
-        .min()
-        .map(Wait::AtLimit)
+    waits.iter().copied().min_by_key(|w| match *w {
+        Wait::Busy(t) => (0, t),
+        Wait::Cooling(t) => (1, t),
+        Wait::AtLimit(t) => (2, t),
+    })
 }
 
 fn no_healthy(group: &ModelGroup, retry_after: Option<Duration>) -> GatewayError {

@@ -51,14 +51,7 @@ async fn a_repeated_request_is_served_from_the_cache() {
     // Key order, stream options, user and metadata do not change the key.
     let same = json!({"metadata": {"trace": 1}, "user": "u7", "messages": [{"content": "hello", "role": "user"}], "model": "gpt"});
     assert_eq!(post(&gw, &same, &[]).await.1, "hit");
-    let m = http()
-        .get(gw.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = gw.metrics().await;
     assert!(
         m.contains(r#"switchyard_cache_requests_total{result="hit"} 2"#),
         "{m}"
@@ -104,63 +97,27 @@ async fn a_streamed_answer_is_stored_and_served_as_json_or_sse() {
 
 #[tokio::test]
 async fn two_virtual_keys_never_share_entries_unless_configured() {
+    async fn as_key(gw: &TestGateway, key: &str) -> String {
+        post(
+            gw,
+            &chat_body("gpt", false),
+            &[("authorization", &format!("Bearer {key}"))],
+        )
+        .await
+        .1
+    }
     let up = MockUpstream::start(ok_json(completion("m", "x"))).await;
     let gw = TestGateway::start(&keys_config(&up, "")).await;
-    assert_eq!(
-        post(
-            &gw,
-            &chat_body("gpt", false),
-            &[("authorization", "Bearer sk-a")]
-        )
-        .await
-        .1,
-        "miss"
-    );
-    assert_eq!(
-        post(
-            &gw,
-            &chat_body("gpt", false),
-            &[("authorization", "Bearer sk-b")]
-        )
-        .await
-        .1,
-        "miss"
-    );
-    assert_eq!(
-        post(
-            &gw,
-            &chat_body("gpt", false),
-            &[("authorization", "Bearer sk-a")]
-        )
-        .await
-        .1,
-        "hit"
-    );
+    assert_eq!(as_key(&gw, "sk-a").await, "miss");
+    assert_eq!(as_key(&gw, "sk-b").await, "miss");
+    assert_eq!(as_key(&gw, "sk-a").await, "hit");
     assert_eq!(up.hits(), 2);
 
     let up = MockUpstream::start(ok_json(completion("m", "x"))).await;
     let shared = keys_config(&up, "").replace("ttl: 600 }", "ttl: 600, shared_across_keys: true }");
     let gw = TestGateway::start(&shared).await;
-    assert_eq!(
-        post(
-            &gw,
-            &chat_body("gpt", false),
-            &[("authorization", "Bearer sk-a")]
-        )
-        .await
-        .1,
-        "miss"
-    );
-    assert_eq!(
-        post(
-            &gw,
-            &chat_body("gpt", false),
-            &[("authorization", "Bearer sk-b")]
-        )
-        .await
-        .1,
-        "hit"
-    );
+    assert_eq!(as_key(&gw, "sk-a").await, "miss");
+    assert_eq!(as_key(&gw, "sk-b").await, "hit");
 }
 
 #[tokio::test]

@@ -54,14 +54,7 @@ async fn rpm_admits_the_burst_then_429_with_retry_after_and_ratelimit_headers() 
     assert_eq!(up.hits(), 3, "a refused request never reaches the upstream");
     // Another key is not affected.
     assert_eq!(call(&gw, "sk-free").await.status(), 200);
-    let m = http()
-        .get(gw.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = gw.metrics().await;
     assert!(
         m.contains(r#"switchyard_rate_limited_total{scope="key"} 1"#),
         "{m}"
@@ -129,14 +122,7 @@ async fn max_parallel_requests_sheds_load_at_once_and_health_still_answers() {
         (20..=40).contains(&ok),
         "at most 20 in flight at a time: {ok} answered"
     );
-    let m = client
-        .get(gw.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = gw.metrics().await;
     assert!(
         m.contains(&format!(
             r#"switchyard_rate_limited_total{{scope="global"}} {shed}"#

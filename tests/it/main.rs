@@ -12,6 +12,7 @@
 
 mod common;
 
+mod agent;
 mod auth;
 mod cache;
 mod chat;
@@ -19,6 +20,7 @@ mod config;
 mod errors;
 mod lifecycle;
 mod limits;
+mod mcp;
 mod messages;
 mod metrics;
 mod providers;

@@ -51,14 +51,7 @@ async fn requests_tokens_durations_and_in_flight_are_exported() {
         400
     );
 
-    let text = http()
-        .get(gw.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = gw.metrics().await;
     let requests =
         r#"switchyard_requests_total{deployment="dep-gpt",model="gpt",provider="openai",status="#;
     assert_eq!(
@@ -145,16 +138,7 @@ async fn an_open_stream_counts_as_in_flight_until_it_ends() {
         .await
         .unwrap();
     resp.chunk().await.unwrap().unwrap();
-    let metrics = || async {
-        http()
-            .get(gw.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
+    let metrics = || async { gw.metrics().await };
     assert_eq!(
         sample(
             &metrics().await,

@@ -5,9 +5,12 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::{openai::JsonBody, proxy::Endpoint};
+use crate::{
+    openai::{JsonBody, canonical::canonical},
+    proxy::Endpoint,
+};
 
 /// Members that do not change the answer, or belong to the gateway.
 const LEFT_OUT: &[&str] = &[
@@ -55,24 +58,6 @@ pub fn key(tenant: &str, endpoint: Endpoint, group: &str, body: &JsonBody) -> Op
     }
     out.extend_from_slice(&canonical);
     Some(CacheKey(out.into()))
-}
-
-/// Objects rebuilt with their keys in sorted order, at every depth.
-fn canonical(value: Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| (k, canonical(v)))
-                    .collect::<Map<_, _>>(),
-            )
-        }
-        Value::Array(items) => Value::Array(items.into_iter().map(canonical).collect()),
-        other => other,
-    }
 }
 
 #[cfg(test)]

@@ -63,6 +63,18 @@ impl TestGateway {
         self.handle.take().unwrap().await.unwrap()
     }
 
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        http()
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// An async-openai client pointed at this gateway.
     pub fn openai(&self, key: &str) -> async_openai::Client<async_openai::config::OpenAIConfig> {
         let cfg = async_openai::config::OpenAIConfig::new()

@@ -1,0 +1,242 @@
+//! Agent mode (SPEC §9): a server-side tool loop. A request asks for it with `POST /agent/run`,
+//! an `agent` object in a chat completion body, or the header `x-switchyard-agent: on`. Each model
+//! call re-enters the whole model stack (so it is limited, cached, routed, retried and metered
+//! like any request); tools run in a sandbox, on HTTP tool hosts or MCP servers.
+
+pub mod envelope;
+mod model;
+pub mod parse;
+pub mod run;
+pub mod tools;
+
+use std::{
+    io::Write as _,
+    sync::{Arc, atomic::AtomicU32},
+};
+
+use http::HeaderMap;
+use parking_lot::Mutex;
+use prometheus::IntCounterVec;
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::sync::OnceCell;
+
+pub use envelope::{Envelope, StoppedReason};
+use model::StackModel;
+use run::{RunOptions, Step};
+use tools::{CallContext, Tool, Toolbox, exec::Exec};
+
+use crate::{
+    config::AgentSettings, middleware::auth::Identity, proxy::RequestId, state::Runtime,
+    upstream::HttpClient,
+};
+
+/// The agent of one runtime: its settings, its tools (discovered on first use), its metrics.
+pub struct Agent {
+    settings: AgentSettings,
+    client: HttpClient,
+    toolbox: OnceCell<Toolbox>,
+    runs: IntCounterVec,
+    tool_calls: IntCounterVec,
+    trace: Option<Mutex<std::fs::File>>,
+}
+
+/// A request's overrides of the config (`agent` object, or the `/agent/run` body).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct Overrides {
+    /// Model calls at most.
+    pub max_iterations: Option<u32>,
+    /// Wall clock, seconds.
+    pub deadline_seconds: Option<f64>,
+    /// Token budget.
+    pub token_budget: Option<u64>,
+    /// A subset of the enabled tools.
+    pub tools: Option<Vec<String>>,
+    /// Model group used once when the model stalls.
+    pub escalate_to: Option<String>,
+}
+
+/// One run to do.
+pub struct RunRequest {
+    /// The model group.
+    pub model: String,
+    /// The conversation.
+    pub messages: Vec<Value>,
+    /// The request's overrides.
+    pub overrides: Overrides,
+    /// Who asks.
+    pub identity: Identity,
+    /// The request id.
+    pub request_id: RequestId,
+    /// The caller's headers (its `Authorization` may go to HTTP tool hosts).
+    pub headers: HeaderMap,
+}
+
+// === impl Agent ===
+
+impl Agent {
+    /// The agent for `settings`; exec tools enabled in config get a loud warning.
+    pub fn new(
+        settings: AgentSettings,
+        client: HttpClient,
+        runs: IntCounterVec,
+        tool_calls: IntCounterVec,
+    ) -> Self {
+        for (name, enabled) in [
+            ("exec_python", settings.exec_python.is_some()),
+            ("exec_shell", settings.exec_shell.is_some()),
+        ] {
+            if enabled {
+                tracing::warn!(
+                    tool = name,
+                    "agent tool {name} is ENABLED: models can run programs on this host (sandboxed: rlimits, empty env, timeout)"
+                );
+            }
+        }
+        let trace = settings.trace_path.as_ref().and_then(|p| {
+            match std::fs::OpenOptions::new().create(true).append(true).open(p) {
+                Ok(f) => Some(Mutex::new(f)),
+                Err(e) => {
+                    tracing::warn!(path = %p.display(), error = %e, "cannot open the agent trace file; tracing is off");
+                    None
+                }
+            }
+        });
+        Self {
+            settings,
+            client,
+            toolbox: OnceCell::new(),
+            runs,
+            tool_calls,
+            trace,
+        }
+    }
+
+    /// The tools, discovered once: exec tools from config, HTTP hosts' and MCP servers' listings.
+    async fn toolbox(&self) -> &Toolbox {
+        self.toolbox
+            .get_or_init(|| async {
+                let mut tools: Vec<Arc<dyn Tool>> = Vec::new();
+                if let Some(s) = &self.settings.exec_python {
+                    tools.push(Arc::new(Exec::python(s.clone())));
+                }
+                if let Some(s) = &self.settings.exec_shell {
+                    tools.push(Arc::new(Exec::shell(s.clone())));
+                }
+                for host in &self.settings.http_tools {
+                    match tools::http::discover(host, &self.client).await {
+                        Ok(found) => tools.extend(found),
+                        Err(e) => tracing::warn!(host = %host.name, error = %e, "HTTP tool host unavailable; its tools are not offered"),
+                    }
+                }
+                for server in &self.settings.mcp_servers {
+                    match tools::mcp::connect(server).await {
+                        Ok(found) => tools.extend(found),
+                        Err(e) => tracing::warn!(server = %server.name, error = %e, "MCP server unavailable; its tools are not offered"),
+                    }
+                }
+                Toolbox::new(tools, self.settings.aliases.clone())
+            })
+            .await
+    }
+
+    /// Runs the loop for `request` on runtime `rt`.
+    pub async fn run(&self, rt: &Runtime, request: RunRequest) -> Envelope {
+        let o = &request.overrides;
+        let s = &self.settings;
+        let options = RunOptions {
+            model: request.model.clone(),
+            max_iterations: o.max_iterations.unwrap_or(s.max_iterations).clamp(1, 1000),
+            deadline: o
+                .deadline_seconds
+                .filter(|d| d.is_finite() && *d > 0.0)
+                .map_or(s.deadline, |d| {
+                    std::time::Duration::from_secs_f64(d.min(86_400.0))
+                }),
+            token_budget: o.token_budget.unwrap_or(s.token_budget),
+            loop_threshold: s.loop_threshold,
+            escalate_to: o
+                .escalate_to
+                .clone()
+                .or_else(|| s.escalate_to.clone())
+                .filter(|m| rt.models.get(m).is_some()),
+        };
+        // A request may narrow the enabled tools, never add to them.
+        let toolbox = self.toolbox().await.only(o.tools.as_deref());
+        let context = CallContext {
+            authorization: request.headers.get(http::header::AUTHORIZATION).cloned(),
+        };
+        let model = StackModel {
+            stack: rt.stack.clone(),
+            models: rt.models.clone(),
+            identity: request.identity.clone(),
+            request_id: request.request_id.clone(),
+            calls: AtomicU32::new(0),
+        };
+        let run_id = request.request_id.as_str().to_owned();
+        let observe = |step: &Step| self.observe(&run_id, step);
+        let envelope = run::run(
+            &model,
+            &toolbox,
+            &context,
+            &options,
+            request.messages,
+            &observe,
+        )
+        .await;
+        self.runs
+            .with_label_values(&[envelope.stopped_reason.label()])
+            .inc();
+        envelope
+    }
+
+    fn observe(&self, run_id: &str, step: &Step) {
+        if let Step::Tool {
+            name, known, ok, ..
+        } = step
+        {
+            let outcome = match (known, ok) {
+                (false, _) => "unknown",
+                (true, true) => "ok",
+                (true, false) => "error",
+            };
+            let label = if *known { name.as_str() } else { "unknown" };
+            self.tool_calls.with_label_values(&[label, outcome]).inc();
+        }
+        if let Some(file) = &self.trace {
+            let line = trace_line(run_id, step);
+            let mut f = file.lock();
+            let _ = writeln!(f, "{line}");
+        }
+    }
+}
+
+fn trace_line(run_id: &str, step: &Step) -> Value {
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    match step {
+        Step::Model {
+            iteration,
+            model,
+            tool_calls,
+            text_chars,
+        } => serde_json::json!({
+            "ts_ms": ts, "run": run_id, "step": "model", "iteration": iteration, "model": model,
+            "tool_calls": tool_calls, "text_chars": text_chars}),
+        Step::Tool {
+            name,
+            known,
+            ok,
+            millis,
+        } => serde_json::json!({
+            "ts_ms": ts, "run": run_id, "step": "tool", "tool": name, "known": known, "ok": ok, "ms": millis}),
+        Step::Escalated { to } => {
+            serde_json::json!({"ts_ms": ts, "run": run_id, "step": "escalate", "to": to})
+        }
+        Step::Stopped { reason } => {
+            serde_json::json!({"ts_ms": ts, "run": run_id, "step": "stop", "stopped_reason": reason})
+        }
+    }
+}

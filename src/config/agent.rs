@@ -1,0 +1,241 @@
+//! `switchyard_settings.agent` (SPEC §9): raw form, and the resolved settings with defaults.
+
+use std::{collections::BTreeMap, path::PathBuf, time::Duration};
+
+use serde::Deserialize;
+
+/// The raw `agent` block.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct RawAgent {
+    max_iterations: Option<u32>,
+    deadline_seconds: Option<f64>,
+    token_budget: Option<u64>,
+    loop_threshold: Option<u32>,
+    escalate_to: Option<String>,
+    aliases: BTreeMap<String, String>,
+    heartbeat_seconds: Option<f64>,
+    trace_path: Option<PathBuf>,
+    tools: RawTools,
+    http_tools: Vec<RawHttpTool>,
+    mcp_servers: Vec<RawMcpServer>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawTools {
+    exec_python: Option<RawExec>,
+    exec_shell: Option<RawExec>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawExec {
+    enabled: bool,
+    timeout_seconds: Option<f64>,
+    max_output_bytes: Option<usize>,
+    memory_mb: Option<u64>,
+    allow: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawHttpTool {
+    name: String,
+    base_url: String,
+    #[serde(default)]
+    forward_authorization: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawMcpServer {
+    name: String,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    command: Vec<String>,
+}
+
+/// Agent-mode settings, with defaults applied.
+#[derive(Debug, Clone)]
+pub struct AgentSettings {
+    /// Model calls per run.
+    pub max_iterations: u32,
+    /// Wall clock for a run.
+    pub deadline: Duration,
+    /// Prompt + completion tokens for a run.
+    pub token_budget: u64,
+    /// The same call this many times stops the run.
+    pub loop_threshold: u32,
+    /// Model group used once when the model stalls.
+    pub escalate_to: Option<String>,
+    /// Tool name aliases (`python` -> `exec_python`).
+    pub aliases: BTreeMap<String, String>,
+    /// SSE comment interval while a streaming run works.
+    pub heartbeat: Duration,
+    /// JSONL trace, one line per step.
+    pub trace_path: Option<PathBuf>,
+    /// `exec_python`, when enabled.
+    pub exec_python: Option<ExecSettings>,
+    /// `exec_shell`, when enabled.
+    pub exec_shell: Option<ExecSettings>,
+    /// HTTP tool hosts.
+    pub http_tools: Vec<HttpToolSettings>,
+    /// MCP servers.
+    pub mcp_servers: Vec<McpServerSettings>,
+}
+
+/// An exec tool's sandbox.
+#[derive(Debug, Clone)]
+pub struct ExecSettings {
+    /// Wall-clock limit; the whole process group is killed after it.
+    pub timeout: Duration,
+    /// Cap on captured stdout and on stderr.
+    pub max_output_bytes: usize,
+    /// Address-space limit.
+    pub memory_mb: u64,
+    /// `exec_shell`: the programs it may run.
+    pub allow: Vec<String>,
+}
+
+/// An HTTP tool host.
+#[derive(Debug, Clone)]
+pub struct HttpToolSettings {
+    /// Prefix of its tools (`<name>__<tool>`).
+    pub name: String,
+    /// Base URL (`GET {base}/tools`, `POST {base}/invoke`).
+    pub base_url: String,
+    /// Pass the caller's `Authorization` header.
+    pub forward_authorization: bool,
+}
+
+/// How to reach an MCP server.
+#[derive(Debug, Clone)]
+pub enum McpTransport {
+    /// Streamable HTTP.
+    Http(String),
+    /// A child process speaking stdio.
+    Stdio(Vec<String>),
+}
+
+/// An MCP server.
+#[derive(Debug, Clone)]
+pub struct McpServerSettings {
+    /// Prefix of its tools (`<name>__<tool>`).
+    pub name: String,
+    /// Its transport.
+    pub transport: McpTransport,
+}
+
+impl Default for AgentSettings {
+    fn default() -> Self {
+        Self {
+            max_iterations: 8,
+            deadline: Duration::from_secs(120),
+            token_budget: 200_000,
+            loop_threshold: 3,
+            escalate_to: None,
+            aliases: BTreeMap::new(),
+            heartbeat: Duration::from_secs(5),
+            trace_path: None,
+            exec_python: None,
+            exec_shell: None,
+            http_tools: Vec::new(),
+            mcp_servers: Vec::new(),
+        }
+    }
+}
+
+/// Resolves the raw block; `groups` are the model groups (for `escalate_to`).
+pub(crate) fn resolve(
+    raw: RawAgent,
+    groups: &std::collections::HashSet<&str>,
+) -> Result<AgentSettings, (String, String)> {
+    let d = AgentSettings::default();
+    let secs = |path: &str, v: Option<f64>, default: Duration| match v {
+        None => Ok(default),
+        Some(v) if v > 0.0 && v < 1e7 => Ok(Duration::from_secs_f64(v)),
+        Some(v) => Err((
+            format!("switchyard_settings.agent.{path}"),
+            format!("expected seconds > 0, got {v}"),
+        )),
+    };
+    if let Some(g) = raw.escalate_to.as_deref().filter(|g| !groups.contains(g)) {
+        return Err((
+            "switchyard_settings.agent.escalate_to".into(),
+            format!("unknown model group `{g}`"),
+        ));
+    }
+    let exec =
+        |path: &str, raw: Option<RawExec>| -> Result<Option<ExecSettings>, (String, String)> {
+            let Some(raw) = raw.filter(|r| r.enabled) else {
+                return Ok(None);
+            };
+            Ok(Some(ExecSettings {
+                timeout: secs(
+                    &format!("tools.{path}.timeout_seconds"),
+                    raw.timeout_seconds,
+                    Duration::from_secs(10),
+                )?,
+                max_output_bytes: raw.max_output_bytes.unwrap_or(65_536).clamp(256, 16 << 20),
+                memory_mb: raw.memory_mb.unwrap_or(512).clamp(16, 1 << 20),
+                allow: raw.allow,
+            }))
+        };
+    let mut names = std::collections::HashSet::new();
+    let mut http_tools = Vec::new();
+    for (i, h) in raw.http_tools.into_iter().enumerate() {
+        if !(h.base_url.starts_with("http://") || h.base_url.starts_with("https://"))
+            || !names.insert(h.name.clone())
+        {
+            return Err((
+                format!("switchyard_settings.agent.http_tools[{i}]"),
+                "expected a unique name and an http(s) base_url".into(),
+            ));
+        }
+        http_tools.push(HttpToolSettings {
+            name: h.name,
+            base_url: h.base_url.trim_end_matches('/').into(),
+            forward_authorization: h.forward_authorization,
+        });
+    }
+    let mut mcp_servers = Vec::new();
+    for (i, m) in raw.mcp_servers.into_iter().enumerate() {
+        let transport = match (m.url, m.command.is_empty()) {
+            (Some(url), true) => McpTransport::Http(url),
+            (None, false) => McpTransport::Stdio(m.command),
+            _ => {
+                return Err((
+                    format!("switchyard_settings.agent.mcp_servers[{i}]"),
+                    "expected exactly one of `url` or `command`".into(),
+                ));
+            }
+        };
+        if !names.insert(m.name.clone()) {
+            return Err((
+                format!("switchyard_settings.agent.mcp_servers[{i}].name"),
+                format!("`{}` is used twice", m.name),
+            ));
+        }
+        mcp_servers.push(McpServerSettings {
+            name: m.name,
+            transport,
+        });
+    }
+    Ok(AgentSettings {
+        max_iterations: raw
+            .max_iterations
+            .unwrap_or(d.max_iterations)
+            .clamp(1, 1000),
+        deadline: secs("deadline_seconds", raw.deadline_seconds, d.deadline)?,
+        token_budget: raw.token_budget.unwrap_or(d.token_budget),
+        loop_threshold: raw.loop_threshold.unwrap_or(d.loop_threshold).max(2),
+        escalate_to: raw.escalate_to,
+        aliases: raw.aliases,
+        heartbeat: secs("heartbeat_seconds", raw.heartbeat_seconds, d.heartbeat)?,
+        trace_path: raw.trace_path,
+        exec_python: exec("exec_python", raw.tools.exec_python)?,
+        exec_shell: exec("exec_shell", raw.tools.exec_shell)?,
+        http_tools,
+        mcp_servers,
+    })
+}
