@@ -5,10 +5,11 @@
 //! ```text
 //! HTTP (axum, TCP_NODELAY)
 //!   -> request id + trace span            middleware/request_id.rs
+//!   (-> /v1/messages: Anthropic -> OpenAI  api/messages.rs, messages/; the answer translated back)
 //!   -> body limit + parse once            api/forward.rs (JsonBody: raw members, no re-serialisation)
 //!   -> metrics                            middleware/metrics.rs
 //!   -> router: group -> deployment        router/
-//!   -> attempt: timeout + adapter         attempt.rs, providers/ (openai_compat profiles, mock)
+//!   -> attempt: timeout + adapter         attempt.rs, providers/ (openai_compat profiles, anthropic, mock)
 //!   -> pooled hyper client (rustls)       upstream.rs
 //!   <- JSON passed through as received, or SSE forwarded event by event (sse/)
 //! ```
@@ -21,6 +22,7 @@ pub mod attempt;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod messages;
 pub mod metrics;
 pub mod middleware;
 pub mod openai;

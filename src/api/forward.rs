@@ -1,14 +1,17 @@
 //! `/v1/chat/completions` and `/v1/embeddings`: read the body (bounded), parse it once, find the
-//! model group, and hand the request to the model stack.
+//! model group, and hand the request to the model stack. `run` is the path every model endpoint
+//! shares (`/v1/messages` too, with its translation).
 
 use std::sync::Arc;
 
 use axum::{
     Extension,
+    body::Body,
     extract::{Request, State},
-    http::{header, request::Parts},
+    http::{HeaderMap, header, request::Parts},
     response::{IntoResponse, Response},
 };
+use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tower::ServiceExt;
 
@@ -16,7 +19,8 @@ use crate::{
     error::GatewayError,
     middleware::{auth::Identity, request_id::Received},
     openai::{ChatView, JsonBody},
-    proxy::{Endpoint, ProxyRequest, RequestId},
+    proxy::{Endpoint, ProxyRequest, ProxyResponse, RequestId},
+    router::ModelGroup,
     state::{AppState, Runtime},
 };
 
@@ -63,15 +67,19 @@ pub(super) async fn embeddings(
 }
 
 /// Who sent the request, and when.
-struct Caller {
-    id: RequestId,
-    received: Received,
-    identity: Identity,
+pub(super) struct Caller {
+    pub(super) id: RequestId,
+    pub(super) received: Received,
+    pub(super) identity: Identity,
 }
+
+/// Turns a body in another wire format into an OpenAI body (`/v1/messages`); the OpenAI
+/// endpoints pass theirs through as received.
+pub(super) type Translate = fn(&Runtime, Bytes) -> Result<Bytes, GatewayError>;
 
 async fn forward(app: &AppState, endpoint: Endpoint, caller: Caller, request: Request) -> Response {
     let rt = app.runtime();
-    match prepare(&rt, endpoint, caller, request).await {
+    match prepare(&rt, endpoint, caller, request, |_, bytes| Ok(bytes)).await {
         Ok(request) if endpoint == Endpoint::Chat && super::agent::requested(&request) => {
             super::agent::chat(rt, request).await
         }
@@ -86,12 +94,32 @@ async fn forward(app: &AppState, endpoint: Endpoint, caller: Caller, request: Re
     }
 }
 
+/// The shared path of a model endpoint in another wire format (`/v1/messages`): read the body
+/// (bounded), translate it, parse it once, find the model group, check the key may use it, run
+/// the model stack. (Agent mode is an OpenAI-endpoint feature and is not entered here.)
+pub(super) async fn run(
+    app: &AppState,
+    endpoint: Endpoint,
+    caller: Caller,
+    request: Request,
+    translate: Translate,
+) -> Result<ProxyResponse, GatewayError> {
+    let rt = app.runtime();
+    match prepare(&rt, endpoint, caller, request, translate).await {
+        Ok(request) => rt.stack.clone().oneshot(request).await,
+        Err((model, e)) => {
+            app.metrics.rejected(model, e.status().as_u16());
+            Err(e)
+        }
+    }
+}
+
 /// The request body, bounded by `max_request_size_mb` (413 beyond it).
 pub(super) async fn read_body(
     rt: &Runtime,
-    headers: &http::HeaderMap,
-    body: axum::body::Body,
-) -> Result<bytes::Bytes, GatewayError> {
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Bytes, GatewayError> {
     let limit = rt.config.max_request_bytes;
     let too_large = GatewayError::RequestTooLarge { limit_bytes: limit };
     let declared = headers
@@ -120,15 +148,37 @@ async fn prepare(
         identity,
     }: Caller,
     request: Request,
+    translate: Translate,
 ) -> Result<ProxyRequest, (&str, GatewayError)> {
     const UNKNOWN: &str = "unknown";
     let (Parts { headers, .. }, body) = request.into_parts();
     let bytes = read_body(rt, &headers, body)
         .await
         .map_err(|e| (UNKNOWN, e))?;
+    let bytes = translate(rt, bytes).map_err(|e| (UNKNOWN, e))?;
     let body = JsonBody::parse(bytes).map_err(|e| (UNKNOWN, e))?;
     let view = ChatView::read(&body, endpoint.required_field()).map_err(|e| (UNKNOWN, e))?;
-    let Some(group) = rt.models.get(&view.model) else {
+    let group = group_for(rt, &identity, &view.model)?.clone();
+    Ok(ProxyRequest {
+        id,
+        endpoint,
+        group,
+        body,
+        view,
+        headers,
+        received,
+        identity,
+    })
+}
+
+/// The model group `model`, if it exists (400 listing the models) and the caller may use it
+/// (403). On failure, also the model label to count it under.
+pub(super) fn group_for<'a>(
+    rt: &'a Runtime,
+    identity: &Identity,
+    model: &str,
+) -> Result<&'a Arc<ModelGroup>, (&'a str, GatewayError)> {
+    let Some(group) = rt.models.get(model) else {
         let available = rt
             .models
             .names()
@@ -137,24 +187,20 @@ async fn prepare(
             .collect::<Vec<_>>()
             .join(", ");
         return Err((
-            UNKNOWN,
+            "unknown",
             GatewayError::ModelNotFound {
-                model: view.model,
+                model: model.to_owned(),
                 available,
             },
         ));
     };
-    if !identity.allows(&rt.config, &view.model) {
-        return Err((&group.name, GatewayError::Forbidden { model: view.model }));
+    if !identity.allows(&rt.config, model) {
+        return Err((
+            &group.name,
+            GatewayError::Forbidden {
+                model: model.to_owned(),
+            },
+        ));
     }
-    Ok(ProxyRequest {
-        id,
-        endpoint,
-        group: group.clone(),
-        body,
-        view,
-        headers,
-        received,
-        identity,
-    })
+    Ok(group)
 }

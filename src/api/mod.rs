@@ -3,6 +3,7 @@
 mod agent;
 mod forward;
 mod health;
+mod messages;
 mod models;
 mod prometheus;
 
@@ -24,23 +25,26 @@ use crate::{
 /// The route table.
 pub fn router(state: Arc<AppState>) -> Router {
     // Routes that need a key when keys are configured.
-    let keyed = Router::new()
-        .route("/v1/chat/completions", post(forward::chat))
-        .route("/chat/completions", post(forward::chat))
-        .route("/v1/embeddings", post(forward::embeddings))
-        .route("/embeddings", post(forward::embeddings))
-        .route("/v1/models", get(models::list))
-        .route("/agent/run", post(agent::run))
-        .route("/models", get(models::list))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            require_key,
-        ))
-        // Outermost of the two: an overloaded gateway refuses before spending anything on a request.
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            limit_parallel,
-        ));
+    let openai = with_key(
+        Router::new()
+            .route("/v1/chat/completions", post(forward::chat))
+            .route("/chat/completions", post(forward::chat))
+            .route("/v1/embeddings", post(forward::embeddings))
+            .route("/embeddings", post(forward::embeddings))
+            .route("/v1/models", get(models::list))
+            .route("/agent/run", post(agent::run))
+            .route("/models", get(models::list)),
+        &state,
+    );
+    // The Anthropic front door: its errors, the key check's included, in Anthropic's shape.
+    let anthropic = with_key(
+        Router::new()
+            .route("/v1/messages", post(messages::create))
+            .route("/v1/messages/count_tokens", post(messages::count_tokens)),
+        &state,
+    )
+    .route_layer(axum::middleware::from_fn(messages::anthropic_errors));
+    let keyed = openai.merge(anthropic);
     keyed
         .route("/health/liveliness", get(health::live))
         .route("/health/liveness", get(health::live))
@@ -51,6 +55,20 @@ pub fn router(state: Arc<AppState>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(request_id))
         .with_state(state)
+}
+
+/// The key check, and outermost load shedding: an overloaded gateway refuses before spending
+/// anything on a request.
+fn with_key(routes: Router<Arc<AppState>>, state: &Arc<AppState>) -> Router<Arc<AppState>> {
+    routes
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_key,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limit_parallel,
+        ))
 }
 
 async fn not_found(request: Request) -> Response {

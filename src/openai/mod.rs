@@ -4,6 +4,7 @@ pub mod body;
 pub mod canonical;
 pub mod chat;
 pub mod stream;
+pub mod wire;
 
 pub use body::{JsonBody, Rewrite};
 pub use chat::{ChatView, Usage};

@@ -1,7 +1,9 @@
 //! Providers: how one deployment is spoken to. One OpenAI-compatible adapter serves every vendor
 //! that speaks the OpenAI wire format (differences are rows of its `Profile` table); `mock` is
-//! built in. Every provider answers in OpenAI format.
+//! built in; `anthropic` is a native API translated both ways. Every provider answers in OpenAI
+//! format.
 
+pub mod anthropic;
 pub mod mock;
 pub mod openai_compat;
 
@@ -14,7 +16,8 @@ use futures_util::future::BoxFuture;
 pub use openai_compat::Profile;
 
 use crate::{
-    config::DeploymentConfig, error::GatewayError, proxy::ProxyRequest, upstream::HttpClient,
+    config::DeploymentConfig, error::GatewayError, openai::JsonBody, proxy::ProxyRequest,
+    upstream::HttpClient,
 };
 
 /// Which adapter a deployment uses, from the prefix of `litellm_params.model`.
@@ -22,6 +25,8 @@ use crate::{
 pub enum ProviderKind {
     /// An OpenAI-compatible vendor.
     OpenAiCompat(&'static Profile),
+    /// Anthropic's Messages API.
+    Anthropic,
     /// The built-in mock.
     Mock,
 }
@@ -38,6 +43,15 @@ pub enum Reply {
 pub trait Provider: Send + Sync + fmt::Debug {
     /// Sends one attempt of `request`. The caller bounds it with the deployment's timeout.
     fn send(&self, request: &ProxyRequest) -> BoxFuture<'static, Result<Reply, GatewayError>>;
+
+    /// Counts the prompt tokens of an Anthropic Messages body (`/v1/messages/count_tokens`), if
+    /// the upstream can; `None` when it cannot, and the front door estimates instead.
+    fn count_tokens(
+        &self,
+        _anthropic_body: &JsonBody,
+    ) -> Option<BoxFuture<'static, Result<u64, GatewayError>>> {
+        None
+    }
 }
 
 /// Gateway-only body fields, stripped before forwarding (SPEC §7).
@@ -48,8 +62,10 @@ pub const GATEWAY_FIELDS: &[&str] = &["cache", "agent"];
 impl ProviderKind {
     /// The kind for a model prefix such as `openai` or `azure`.
     pub fn from_prefix(prefix: &str) -> Option<Self> {
-        if prefix == "mock" {
-            return Some(Self::Mock);
+        match prefix {
+            "mock" => return Some(Self::Mock),
+            "anthropic" => return Some(Self::Anthropic),
+            _ => {}
         }
         openai_compat::PROFILES
             .iter()
@@ -62,7 +78,7 @@ impl ProviderKind {
         openai_compat::PROFILES
             .iter()
             .map(|p| p.name)
-            .chain(["mock"])
+            .chain(["anthropic", "mock"])
             .collect()
     }
 
@@ -70,6 +86,7 @@ impl ProviderKind {
     pub fn label(&self) -> &'static str {
         match self {
             Self::OpenAiCompat(p) => p.name,
+            Self::Anthropic => "anthropic",
             Self::Mock => "mock",
         }
     }
@@ -78,6 +95,7 @@ impl ProviderKind {
     pub fn default_key_env(&self) -> Option<&'static str> {
         match self {
             Self::OpenAiCompat(p) => p.key_env,
+            Self::Anthropic => Some("ANTHROPIC_API_KEY"),
             Self::Mock => None,
         }
     }
@@ -86,6 +104,7 @@ impl ProviderKind {
     pub fn default_base_env(&self) -> Option<&'static str> {
         match self {
             Self::OpenAiCompat(p) => p.base_env,
+            Self::Anthropic => Some("ANTHROPIC_API_BASE"),
             Self::Mock => None,
         }
     }
@@ -94,7 +113,7 @@ impl ProviderKind {
     pub fn default_version_env(&self) -> Option<&'static str> {
         match self {
             Self::OpenAiCompat(p) => p.version_env,
-            Self::Mock => None,
+            Self::Anthropic | Self::Mock => None,
         }
     }
 
@@ -102,7 +121,7 @@ impl ProviderKind {
     pub fn needs_api_base(&self) -> bool {
         match self {
             Self::OpenAiCompat(p) => p.default_base.is_none(),
-            Self::Mock => false,
+            Self::Anthropic | Self::Mock => false,
         }
     }
 
@@ -110,7 +129,8 @@ impl ProviderKind {
     pub fn accepts_prefill(&self) -> bool {
         match self {
             Self::OpenAiCompat(_) => false,
-            Self::Mock => true,
+            // Anthropic continues a trailing assistant message.
+            Self::Anthropic | Self::Mock => true,
         }
     }
 
@@ -118,6 +138,7 @@ impl ProviderKind {
     pub fn serves_embeddings(&self) -> bool {
         match self {
             Self::OpenAiCompat(p) => p.embeddings,
+            Self::Anthropic => false,
             Self::Mock => true,
         }
     }
@@ -131,6 +152,7 @@ pub fn build(cfg: &DeploymentConfig, client: &HttpClient) -> Result<Arc<dyn Prov
             cfg,
             client.clone(),
         )?),
+        ProviderKind::Anthropic => Arc::new(anthropic::Anthropic::new(cfg, client.clone())?),
         ProviderKind::Mock => Arc::new(mock::Mock::new(cfg)),
     })
 }

@@ -28,6 +28,7 @@ use futures_util::future::BoxFuture;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use scan::{Mode, Scanner};
+pub(crate) use scan::{event_data, split_event};
 use tokio::time::{Instant, Sleep};
 
 use crate::{error::GatewayError, openai::Usage};

@@ -217,6 +217,25 @@ fn with_content(data: &[u8], content: &str) -> Bytes {
     Bytes::from(format!("data: {v}\n\n"))
 }
 
+/// Splits the next complete event off `buf` (without its blank line); at `eof`, whatever is
+/// left counts as a last event. For the translators that read SSE event by event.
+pub(crate) fn split_event(buf: &mut BytesMut, eof: bool) -> Option<Bytes> {
+    match find_event_end(buf) {
+        Some((len, delim)) => {
+            let event = buf.split_to(len).freeze();
+            let _ = buf.split_to(delim);
+            Some(event)
+        }
+        None if eof && !buf.iter().all(u8::is_ascii_whitespace) => Some(buf.split().freeze()),
+        None => {
+            if eof {
+                buf.clear();
+            }
+            None
+        }
+    }
+}
+
 /// Length of the first event in `buf` and of its terminating blank line.
 fn find_event_end(buf: &[u8]) -> Option<(usize, usize)> {
     let lf = memchr::memmem::find(buf, b"\n\n").map(|i| (i, 2));
@@ -228,7 +247,7 @@ fn find_event_end(buf: &[u8]) -> Option<(usize, usize)> {
 }
 
 /// The `data:` payload of an event (several data lines joined by `\n`), if any.
-fn event_data(event: &[u8]) -> Option<Cow<'_, [u8]>> {
+pub(crate) fn event_data(event: &[u8]) -> Option<Cow<'_, [u8]>> {
     let mut lines = event.split(|&b| b == b'\n').filter_map(|line| {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let rest = line.strip_prefix(b"data:")?;

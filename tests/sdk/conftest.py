@@ -1,13 +1,15 @@
-"""Starts the real switchyard binary for the Python `openai` SDK conformance tests.
+"""Starts the real switchyard binary for the Python `openai` and `anthropic` SDK tests.
 
 The binary comes from $SWITCHYARD_BIN (a relative path is taken relative to the repository
 root), default `target/release/switchyard`; build it first with `cargo build --release`.
 It serves tests/sdk/config.yaml on a free loopback port for the whole session and must exit 0
-on SIGTERM at the end.
+on SIGTERM at the end; a second gateway serves tests/sdk/config-translate.yaml, whose
+`anthropic/` and `openai/` deployments point at the loopback mock of tests/sdk/upstream.py.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -23,6 +25,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIG = Path(__file__).resolve().parent / "config.yaml"
+TRANSLATE_CONFIG = Path(__file__).resolve().parent / "config-translate.yaml"
 
 READY_DEADLINE_S = 30.0
 STOP_DEADLINE_S = 15.0
@@ -82,9 +85,9 @@ def _wait_ready(proc: subprocess.Popen, base_url: str, log_path: Path) -> bool:
     )
 
 
-@pytest.fixture(scope="session")
-def gateway_url():
-    """Base URL (no trailing slash, no /v1) of a running gateway serving tests/sdk/config.yaml."""
+@contextlib.contextmanager
+def _gateway(config: Path, extra_env: dict[str, str] | None = None):
+    """Runs the binary on `config` on a free loopback port; yields its base URL (no /v1)."""
     binary = _binary()
     env = dict(os.environ)
     # Command-line flags win over these anyway; drop them so nothing outside leaks in.
@@ -92,6 +95,7 @@ def gateway_url():
         env.pop(var, None)
     env.setdefault("RUST_LOG", "info")
     env["NO_COLOR"] = "1"
+    env.update(extra_env or {})
 
     log_dir = Path(tempfile.mkdtemp(prefix="switchyard-sdk-"))
     for attempt in range(1, START_ATTEMPTS + 1):
@@ -100,7 +104,7 @@ def gateway_url():
         log_path = log_dir / f"gateway-{attempt}.log"
         log = open(log_path, "wb")
         proc = subprocess.Popen(
-            [str(binary), "--config", str(CONFIG), "--host", "127.0.0.1", "--port", str(port)],
+            [str(binary), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -139,3 +143,34 @@ def gateway_url():
             f"switchyard died during the tests (exit {exited_early})\n--- log ---\n{_log_tail(log_path)}"
         )
         assert code == 0, f"switchyard exited {code} on SIGTERM\n--- log ---\n{_log_tail(log_path)}"
+
+
+@pytest.fixture(scope="session")
+def gateway_url():
+    """Base URL (no trailing slash, no /v1) of a running gateway serving tests/sdk/config.yaml."""
+    with _gateway(CONFIG) as base_url:
+        yield base_url
+
+
+@pytest.fixture(scope="session")
+def upstream():
+    """The loopback mock upstream speaking Anthropic and OpenAI (tests/sdk/upstream.py)."""
+    from upstream import Upstream
+
+    mock = Upstream()
+    try:
+        yield mock
+    finally:
+        mock.close()
+
+
+@pytest.fixture(scope="session")
+def translating_gateway_url(upstream):
+    """A gateway serving tests/sdk/config-translate.yaml: an `anthropic/` and an `openai/`
+    deployment, both pointed at the mock upstream."""
+    env = {
+        "SDK_UPSTREAM_BASE": upstream.base,
+        "SDK_UPSTREAM_OPENAI_BASE": f"{upstream.base}/v1",
+    }
+    with _gateway(TRANSLATE_CONFIG, env) as base_url:
+        yield base_url
