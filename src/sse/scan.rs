@@ -128,7 +128,7 @@ impl Scanner {
             self.done = true;
             return Verdict::Keep;
         }
-        let Ok(chunk) = serde_json::from_slice::<ChunkView>(&data) else {
+        let Ok(chunk) = serde_json::from_slice::<ChunkView<'_>>(&data) else {
             return Verdict::Drop;
         };
         if chunk.error.is_some() {
