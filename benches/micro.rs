@@ -23,7 +23,7 @@ use switchyard::{
     sse::SseBody,
 };
 
-/// The fixed request body of the load benches (`shared/bench`, `benches/load.rs`).
+/// The fixed request body of the load benches (`shared/bench`, `benches/load`).
 const BENCH_BODY: &str = r#"{"model":"gpt-mock","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Write one short sentence about load testing an HTTP proxy, please."}],"temperature":0.2,"stream":false}"#;
 
 /// What the router rewrites `model` to (a typical upstream model id).

@@ -10,12 +10,16 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use tokio::{net::TcpStream, task::JoinSet, time::Instant};
 
-use crate::cells::Mode;
+use crate::groups::Mode;
 
 pub(crate) const CHAT_PATH: &str = "/v1/chat/completions";
-pub(crate) const BODY_NONSTREAM: &str = r#"{"model":"gpt-mock","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Write one short sentence about load testing an HTTP proxy, please."}],"temperature":0.2,"stream":false}"#;
-pub(crate) const BODY_STREAM: &str = r#"{"model":"gpt-mock","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Write one short sentence about load testing an HTTP proxy, please."}],"temperature":0.2,"stream":true}"#;
-pub(crate) const BODY_HOLD: &str = r#"{"model":"gpt-mock-hold","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Write one short sentence about load testing an HTTP proxy, please."}],"temperature":0.2,"stream":true}"#;
+/// The fixed bench body for `model`: 220 bytes for `gpt-mock` without streaming, the body of
+/// `shared/bench` and `benches/micro.rs`.
+pub(crate) fn chat_body(model: &str, stream: bool) -> Bytes {
+    Bytes::from(format!(
+        r#"{{"model":"{model}","messages":[{{"role":"system","content":"You are a helpful assistant."}},{{"role":"user","content":"Write one short sentence about load testing an HTTP proxy, please."}}],"temperature":0.2,"stream":{stream}}}"#
+    ))
+}
 pub(crate) const DONE: &[u8] = b"data: [DONE]\n\n";
 
 type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
@@ -30,29 +34,45 @@ pub(crate) async fn connect(addr: SocketAddr) -> anyhow::Result<Sender> {
     Ok(sender)
 }
 
-struct Exchange {
-    status: StatusCode,
+/// What every request of a cell sends, and what it checks beyond the status.
+#[derive(Clone)]
+pub(crate) struct Call {
+    pub(crate) host: HeaderValue,
+    pub(crate) body: Bytes,
+    /// `Authorization` value, when the gateway wants a key.
+    pub(crate) auth: Option<HeaderValue>,
+    /// Count answers without `x-switchyard-cache: hit` (the cache-hit cells).
+    pub(crate) expect_hit: bool,
+}
+
+pub(crate) struct Exchange {
+    pub(crate) status: StatusCode,
+    /// `x-switchyard-cache`, read only when the call expects a hit.
+    pub(crate) cache: Option<HeaderValue>,
     ttfb: Duration,
     total: Duration,
     ends_with_done: bool,
 }
 
 /// One request on a keep-alive connection, body read to the end.
-async fn exchange(
-    sender: &mut Sender,
-    host: &HeaderValue,
-    body: &Bytes,
-) -> anyhow::Result<Exchange> {
+pub(crate) async fn exchange(sender: &mut Sender, call: &Call) -> anyhow::Result<Exchange> {
     sender.ready().await?;
-    let req = Request::builder()
+    let mut req = Request::builder()
         .method(Method::POST)
         .uri(CHAT_PATH)
-        .header(header::HOST, host.clone())
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Full::new(body.clone()))?;
+        .header(header::HOST, call.host.clone())
+        .header(header::CONTENT_TYPE, "application/json");
+    if let Some(auth) = &call.auth {
+        req = req.header(header::AUTHORIZATION, auth.clone());
+    }
+    let req = req.body(Full::new(call.body.clone()))?;
     let t0 = Instant::now();
     let resp = sender.send_request(req).await?;
     let status = resp.status();
+    let cache = call
+        .expect_hit
+        .then(|| resp.headers().get("x-switchyard-cache").cloned())
+        .flatten();
     let mut body = resp.into_body();
     let mut ttfb = None;
     let mut tail: Vec<u8> = Vec::with_capacity(64);
@@ -71,6 +91,7 @@ async fn exchange(
     let total = t0.elapsed();
     Ok(Exchange {
         status,
+        cache,
         ttfb: ttfb.unwrap_or(total),
         total,
         ends_with_done: tail == DONE,
@@ -85,6 +106,7 @@ pub(crate) struct WorkerStats {
     pub(crate) errors: u64,
     pub(crate) non_2xx: u64,
     pub(crate) bad_body: u64,
+    pub(crate) not_hit: u64,
     pub(crate) first_error: Option<String>,
     finished: Option<Instant>,
 }
@@ -94,8 +116,7 @@ const MAX_ERRORS_PER_WORKER: u64 = 1000;
 async fn worker(
     mut sender: Sender,
     addr: SocketAddr,
-    host: HeaderValue,
-    body: Bytes,
+    call: Call,
     mode: Mode,
     deadline: Instant,
 ) -> WorkerStats {
@@ -105,7 +126,7 @@ async fn worker(
         ..WorkerStats::default()
     };
     while Instant::now() < deadline && st.errors < MAX_ERRORS_PER_WORKER {
-        match exchange(&mut sender, &host, &body).await {
+        match exchange(&mut sender, &call).await {
             Ok(x) => {
                 st.total_ns
                     .push(u64::try_from(x.total.as_nanos()).unwrap_or(u64::MAX));
@@ -119,6 +140,10 @@ async fn worker(
                     st.bad_body += 1;
                     st.first_error
                         .get_or_insert_with(|| "stream did not end with data: [DONE]".to_owned());
+                } else if call.expect_hit && x.cache.as_ref().is_none_or(|v| v != "hit") {
+                    st.not_hit += 1;
+                    st.first_error
+                        .get_or_insert_with(|| format!("x-switchyard-cache: {:?}", x.cache));
                 } else {
                     st.ok += 1;
                 }
@@ -170,8 +195,7 @@ pub(crate) fn pcts(mut ns: Vec<u64>) -> Pcts {
 /// in flight at the deadline is finished and counted). Returns the stats and the wall time.
 pub(crate) async fn drive(
     addr: SocketAddr,
-    host: &HeaderValue,
-    body: &Bytes,
+    call: &Call,
     mode: Mode,
     concurrency: usize,
     duration: Duration,
@@ -188,14 +212,7 @@ pub(crate) async fn drive(
     let deadline = start + duration;
     let mut set = JoinSet::new();
     for sender in senders {
-        set.spawn(worker(
-            sender,
-            addr,
-            host.clone(),
-            body.clone(),
-            mode,
-            deadline,
-        ));
+        set.spawn(worker(sender, addr, call.clone(), mode, deadline));
     }
     let mut out = Vec::with_capacity(concurrency);
     let mut last = start;

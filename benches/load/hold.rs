@@ -9,15 +9,13 @@ use std::{
 };
 
 use anyhow::bail;
-use bytes::Bytes;
 use http::{HeaderValue, Method, Request, header};
 use http_body_util::{BodyExt, Full};
 use tokio::{sync::Semaphore, task::JoinSet, time::Instant};
 
 use crate::{
-    cells::Env,
-    client::{BODY_HOLD, CHAT_PATH, DONE, connect},
-    gateway::rss_kb,
+    client::{CHAT_PATH, DONE, chat_body, connect},
+    gateway::{Gateway, rss_kb},
     mock::Mock,
 };
 
@@ -38,14 +36,14 @@ pub(crate) struct HoldResult {
 /// Opens `n` streams through the gateway, waits until each has its first event, samples the
 /// gateway's RSS, then releases them and samples the peak while they finish.
 pub(crate) async fn hold_streams(
-    env: &Env<'_>,
+    gateway: &Gateway,
     mock: &Mock,
     n: usize,
 ) -> anyhow::Result<HoldResult> {
     mock.release.send_replace(false);
-    let addr = env.gateway;
+    let addr = gateway.addr;
     let host = HeaderValue::from_str(&addr.to_string())?;
-    let body = Bytes::from_static(BODY_HOLD.as_bytes());
+    let body = chat_body("gpt-mock-hold", true);
     let opened = Arc::new(AtomicUsize::new(0));
     let ended = Arc::new(AtomicUsize::new(0));
     let connecting = Arc::new(Semaphore::new(64));
@@ -111,7 +109,7 @@ pub(crate) async fn hold_streams(
     let opened_n = opened.load(Relaxed);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mock_held = mock.stats.held_now.load(Relaxed);
-    let rss_open_kb = rss_kb(env.gateway_pid, "VmRSS").unwrap_or(0);
+    let rss_open_kb = rss_kb(gateway.pid, "VmRSS").unwrap_or(0);
     eprintln!(
         "load: {opened_n}/{n} streams open through the gateway in {open_secs:.2}s (mock holds {mock_held}); gateway RSS {:.1} MiB",
         rss_open_kb as f64 / 1024.0
@@ -137,7 +135,7 @@ pub(crate) async fn hold_streams(
                     first_error.get_or_insert_with(|| e.to_string());
                 }
             },
-            _ = tick.tick() => peak = peak.max(rss_kb(env.gateway_pid, "VmRSS").unwrap_or(0)),
+            _ = tick.tick() => peak = peak.max(rss_kb(gateway.pid, "VmRSS").unwrap_or(0)),
             () = tokio::time::sleep_until(finish_deadline) => {
                 failed += set.len();
                 first_error.get_or_insert_with(|| "streams still open after 60 s".to_owned());
@@ -148,7 +146,7 @@ pub(crate) async fn hold_streams(
     }
     let stream_secs = t1.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let rss_after_kb = rss_kb(env.gateway_pid, "VmRSS").unwrap_or(0);
+    let rss_after_kb = rss_kb(gateway.pid, "VmRSS").unwrap_or(0);
     eprintln!(
         "load: streams done in {stream_secs:.2}s: {completed} complete, {failed} failed; peak RSS {:.1} MiB, after {:.1} MiB",
         peak as f64 / 1024.0,

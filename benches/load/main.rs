@@ -4,6 +4,7 @@
 //! ```text
 //! cargo bench --bench load -- [--duration-secs 10] [--quick] [--out target/load-results.json]
 //!                             [--no-pin] [--no-build] [--gateway-bin PATH] [--streams 1000]
+//!                             [--groups base,routing,cache,auth]
 //! ```
 //!
 //! - An in-process mock OpenAI upstream (hyper, its own thread and tokio runtime) answers
@@ -13,17 +14,27 @@
 //!   the role chunk and the first content chunk at once, then waits until the bench releases it
 //!   (at most 60 s) and sends the rest with 50 ms between chunks: that holds streams open for
 //!   the memory measurement.
-//! - The gateway runs as a child process: `target/release/switchyard` (built first with
-//!   `cargo build --release --bin switchyard` unless `--no-build`), with a generated config
-//!   routing `gpt-mock` and `gpt-mock-hold` to the mock, `RUST_LOG=warn`, pinned to CPU 1 with
-//!   `taskset` (`--no-pin`: no pinning). The bench process itself (mock + load generator) is
-//!   pinned to the other CPUs.
+//! - The gateway runs as child processes, one per generated config (`config.rs`):
+//!   `target/release/switchyard` (built first with `cargo build --release --bin switchyard`
+//!   unless `--no-build`), `RUST_LOG=warn`, pinned to CPU 1 with `taskset` (`--no-pin`: no
+//!   pinning); only one of them is under load at a time. The bench process itself (mock + load
+//!   generator) is pinned to the other CPUs.
 //! - Load: an in-process hyper HTTP/1.1 client on a multi-thread runtime, one keep-alive
 //!   connection per worker, the fixed 220-byte bench body, each cell for `--duration-secs`
-//!   after an unrecorded warm-up: c=1 non-stream (latency), c=1 stream (time to first byte and
-//!   total), c=64 and c=256 non-stream (RPS), each direct to the mock and through the gateway.
-//! - Memory: the gateway's VmRSS idle after start, after the load cells, with `--streams`
-//!   concurrent streams open (first events received), its peak while they all stream, and after.
+//!   after an unrecorded warm-up. The cells come in groups (`--groups`, default all), each a
+//!   pair of targets run back to back per row of its plan:
+//!   - `base`: direct to the mock vs. the plain gateway (`gpt-mock`, `gpt-mock-hold`): c=1
+//!     non-stream (latency), c=1 stream (time to first byte and total), c=64 and c=256
+//!     non-stream (RPS); then memory: the gateway's VmRSS idle after start, after the load
+//!     cells, with `--streams` concurrent streams open (first events received), its peak while
+//!     they all stream, and after;
+//!   - `routing`: `gpt-mock` (one deployment) vs. `gpt-mock-8` (eight, simple-shuffle) on one
+//!     gateway: c=1 and c=64 non-stream;
+//!   - `cache`: direct to the mock vs. cache hits (`cache: true`, local, warmed once, every
+//!     answer checked for `x-switchyard-cache: hit`): c=1 and c=64 non-stream;
+//!   - `auth`: a gateway without keys vs. one with a master key and a virtual key with rpm/tpm
+//!     limits that are never reached, called with that key (both fresh, cache off): c=1 and
+//!     c=64 non-stream.
 //!
 //! Output: a markdown report on stdout and JSON at `--out`. Every loop is bounded by a count or
 //! a deadline; everything is on 127.0.0.1.
@@ -32,8 +43,11 @@
 
 mod cells;
 mod client;
+mod compare;
+mod config;
 mod cpu;
 mod gateway;
+mod groups;
 mod hold;
 mod json;
 mod mock;
@@ -49,7 +63,8 @@ use anyhow::{Context as _, bail};
 
 use crate::{
     cpu::CpuLayout,
-    gateway::{Gateway, gateway_binary},
+    gateway::{Fleet, gateway_binary},
+    groups::Group,
     mock::Mock,
     report::{Meta, markdown},
 };
@@ -69,6 +84,11 @@ USAGE: cargo bench --bench load -- [OPTIONS]
   --streams N         concurrent streams for the memory measurement (default 1000)
   --quiet-wait S      before each pair of cells, wait up to S seconds until other processes use
                       under 10 % of a core (default 0: do not wait; a shared machine wants 60+)
+  --groups LIST       comma-separated groups of cells to run (default: all, in this order):
+                        base     direct vs. gateway: c=1 non-stream and stream, c=64, c=256; memory
+                        routing  1 vs. 8 deployments per model group: c=1 latency, c=64 RPS
+                        cache    cache hits vs. the mock directly: c=1 latency, c=64 RPS
+                        auth     virtual key + rpm/tpm limits vs. no auth: c=1 latency, c=64 RPS
   -h, --help
 ";
 
@@ -84,6 +104,8 @@ pub(crate) struct Opts {
     pub(crate) build: bool,
     pub(crate) gateway_bin: Option<PathBuf>,
     pub(crate) streams: usize,
+    /// In `Group::ALL` order, no repeats.
+    pub(crate) groups: Vec<Group>,
 }
 
 fn parse_opts() -> anyhow::Result<Option<Opts>> {
@@ -96,6 +118,7 @@ fn parse_opts() -> anyhow::Result<Option<Opts>> {
     let mut gateway_bin = None;
     let mut streams = 1000;
     let mut quiet_wait = Duration::ZERO;
+    let mut groups = Group::ALL.to_vec();
     let mut args = std::env::args().skip(1);
     let secs = |name: &str, v: Option<String>| -> anyhow::Result<Duration> {
         let v = v.with_context(|| format!("{name} needs a value"))?;
@@ -129,6 +152,24 @@ fn parse_opts() -> anyhow::Result<Option<Opts>> {
                     bail!("--streams must be between 1 and 10000");
                 }
             }
+            "--groups" => {
+                let v = args.next().context("--groups needs a list")?;
+                let mut wanted = Vec::new();
+                for name in v.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                    let group = Group::ALL
+                        .into_iter()
+                        .find(|g| g.name() == name)
+                        .with_context(|| format!("unknown group {name:?} in --groups"))?;
+                    wanted.push(group);
+                }
+                groups = Group::ALL
+                    .into_iter()
+                    .filter(|g| wanted.contains(g))
+                    .collect();
+                if groups.is_empty() {
+                    bail!("--groups needs at least one of base, routing, cache, auth");
+                }
+            }
             other => bail!("unknown argument {other:?}\n\n{HELP}"),
         }
     }
@@ -145,6 +186,7 @@ fn parse_opts() -> anyhow::Result<Option<Opts>> {
         build,
         gateway_bin,
         streams,
+        groups,
     }))
 }
 
@@ -175,27 +217,21 @@ fn run() -> anyhow::Result<()> {
 
     let work = manifest.join("target").join("load-bench");
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
-    let gateway = Gateway::start(&gateway_bin, &work, mock.addr, &layout)?;
+    let kinds: Vec<_> = opts.groups.iter().flat_map(|g| g.kinds()).collect();
+    let mut fleet = Fleet::start(&kinds, &gateway_bin, &work, mock.addr, &layout)?;
     // The date and commit of the build under test, not of the end of the run.
     let meta = Meta::collect(&opts, &layout, &gateway_bin, manifest);
-    eprintln!(
-        "load: gateway pid {} on {} (log: {})",
-        gateway.pid,
-        gateway.addr,
-        gateway.log.display()
-    );
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .thread_name("load-client")
         .enable_all()
         .build()?;
-    let report = rt.block_on(cells::measure(&opts, &mock, &gateway))?;
+    let report = rt.block_on(cells::measure(&opts, &mock, &fleet))?;
     drop(rt);
 
-    let gateway_log = gateway.log_summary();
-    let mut gateway = gateway;
-    gateway.stop();
+    let gateway_log = fleet.log_summary();
+    fleet.stop();
     let mock_stats = mock.stats.snapshot();
     mock.stop();
 

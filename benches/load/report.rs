@@ -1,12 +1,14 @@
-//! The markdown report: summary (gateway vs. direct), every cell, memory, targets.
+//! The markdown report: a side-by-side table per group, every cell, memory, targets.
 
 use std::{fmt::Write as _, path::Path, process::Command};
 
 use crate::{
     Opts,
-    cells::{Cell, Mode, Report, Target},
+    cells::{Memory, Report},
+    compare::{Comparison, comparisons},
     cpu::{CpuLayout, OTHER_CPU_WARN_PCT},
     gateway::LogSummary,
+    groups::{Group, Mode, Target},
     mock::MockStatsSnapshot,
 };
 
@@ -26,6 +28,7 @@ pub(crate) struct Meta {
     pub(crate) quick: bool,
     pub(crate) gateway_bin: String,
     pub(crate) threads: usize,
+    pub(crate) groups: Vec<&'static str>,
 }
 
 impl Meta {
@@ -54,14 +57,9 @@ impl Meta {
             quick: opts.quick,
             gateway_bin: bin.display().to_string(),
             threads: layout.harness_threads(),
+            groups: opts.groups.iter().map(|g| g.name()).collect(),
         }
     }
-}
-
-fn cell(cells: &[Cell], target: Target, mode: Mode, c: usize) -> Option<&Cell> {
-    cells
-        .iter()
-        .find(|x| x.target == target && x.mode == mode && x.concurrency == c)
 }
 
 fn mib(kb: u64) -> f64 {
@@ -74,67 +72,6 @@ fn mb(kb: u64) -> f64 {
 
 fn verdict(ok: bool) -> &'static str {
     if ok { "met" } else { "NOT met" }
-}
-
-/// (label, direct, gateway, unit) rows of the summary: latency rows report the difference, RPS
-/// rows the ratio.
-pub(crate) fn summary_rows(cells: &[Cell]) -> Vec<(String, f64, f64, bool)> {
-    let mut rows = Vec::new();
-    let pair = |mode, c| {
-        Some((
-            cell(cells, Target::Direct, mode, c)?,
-            cell(cells, Target::Gateway, mode, c)?,
-        ))
-    };
-    if let Some((d, g)) = pair(Mode::NonStream, 1) {
-        rows.push((
-            "non-stream c=1 latency p50 (µs)".to_owned(),
-            d.total.p50,
-            g.total.p50,
-            true,
-        ));
-        rows.push((
-            "non-stream c=1 latency p99 (µs)".to_owned(),
-            d.total.p99,
-            g.total.p99,
-            true,
-        ));
-    }
-    if let Some((d, g)) = pair(Mode::Stream, 1) {
-        rows.push((
-            "stream c=1 time to first byte p50 (µs)".to_owned(),
-            d.ttfb.p50,
-            g.ttfb.p50,
-            true,
-        ));
-        rows.push((
-            "stream c=1 time to first byte p99 (µs)".to_owned(),
-            d.ttfb.p99,
-            g.ttfb.p99,
-            true,
-        ));
-        rows.push((
-            "stream c=1 total p50 (µs)".to_owned(),
-            d.total.p50,
-            g.total.p50,
-            true,
-        ));
-        rows.push((
-            "stream c=1 total p99 (µs)".to_owned(),
-            d.total.p99,
-            g.total.p99,
-            true,
-        ));
-    }
-    for c in [1, 64, 256] {
-        if let Some((d, g)) = pair(Mode::NonStream, c) {
-            rows.push((format!("non-stream c={c} RPS"), d.rps, g.rps, false));
-        }
-    }
-    if let Some((d, g)) = pair(Mode::Stream, 1) {
-        rows.push(("stream c=1 RPS".to_owned(), d.rps, g.rps, false));
-    }
-    rows
 }
 
 pub(crate) fn markdown(
@@ -151,36 +88,18 @@ pub(crate) fn markdown(
     );
     let _ = writeln!(
         s,
-        "{}; {} s per cell after {} s warm-up{}; client and mock runtimes: {} worker thread(s) each; gateway `{}` with RUST_LOG=warn.\n",
+        "{}; {} s per cell after {} s warm-up{}; client and mock runtimes: {} worker thread(s) each; gateway `{}` with RUST_LOG=warn; groups: {}.",
         meta.layout,
         meta.duration_s,
         meta.warmup_s,
         if meta.quick { " (--quick)" } else { "" },
         meta.threads,
-        meta.gateway_bin
+        meta.gateway_bin,
+        meta.groups.join(", ")
     );
-    let _ = writeln!(s, "### Gateway vs. direct\n");
-    let _ = writeln!(
-        s,
-        "| measure | direct | gateway | gateway − direct | gateway ÷ direct |"
-    );
-    let _ = writeln!(s, "|---|---:|---:|---:|---:|");
-    for (label, d, g, latency) in summary_rows(&r.cells) {
-        if latency {
-            let _ = writeln!(
-                s,
-                "| {label} | {d:.1} | {g:.1} | **{:+.1}** | {:.2}× |",
-                g - d,
-                g / d.max(1e-9)
-            );
-        } else {
-            let _ = writeln!(
-                s,
-                "| {label} | {d:.0} | {g:.0} | {:+.0} | **{:.3}** |",
-                g - d,
-                g / d.max(1e-9)
-            );
-        }
+    for cmp in comparisons(r) {
+        comparison(&mut s, &cmp);
+        group_note(&mut s, r, cmp.group);
     }
     let _ = writeln!(s, "\n### Cells\n");
     let _ = writeln!(
@@ -194,16 +113,17 @@ pub(crate) fn markdown(
     );
     let _ = writeln!(
         s,
-        "| target | mode | c | s | requests | RPS | p50 µs | p90 µs | p99 µs | max µs | TTFB p50 µs | TTFB p99 µs | errors | non-2xx | bad body | gateway CPU % | other CPU % | steal % | gateway RSS MiB | new mock conns |"
+        "| group | target | mode | c | s | requests | RPS | p50 µs | p90 µs | p99 µs | max µs | TTFB p50 µs | TTFB p99 µs | errors | non-2xx | bad body | gateway CPU % | other CPU % | steal % | gateway RSS MiB | new mock conns |"
     );
     let _ = writeln!(
         s,
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for c in &r.cells {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {:.1} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.0} | {:.1} | {:.1} | {} | {} | {} | {} | {:.0}{} | {:.0} | {:.1} | {} |",
+            "| {} | {} | {} | {} | {:.1} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.0} | {:.1} | {:.1} | {} | {} | {} | {} | {:.0}{} | {:.0} | {:.1} | {} |",
+            c.group.name(),
             c.target.label(),
             c.mode.label(),
             c.concurrency,
@@ -219,7 +139,7 @@ pub(crate) fn markdown(
             c.errors,
             c.non_2xx,
             c.bad_body,
-            if c.target == Target::Gateway {
+            if c.target.kind().is_some() {
                 format!("{:.0}", c.gateway_cpu_pct)
             } else {
                 "-".to_owned()
@@ -241,108 +161,18 @@ pub(crate) fn markdown(
             "\n⚠ other processes used more than {OTHER_CPU_WARN_PCT:.0} % of a core during that cell: rerun on a quiet machine."
         );
     }
-    let _ = writeln!(s, "\n### Gateway memory (VmRSS)\n");
-    let _ = writeln!(s, "| state | MiB | MB |");
-    let _ = writeln!(s, "|---|---:|---:|");
-    let mut mem = vec![
-        ("idle after start".to_owned(), r.rss_idle_start_kb),
-        (
-            "idle after the load cells".to_owned(),
-            r.rss_idle_after_load_kb,
-        ),
-    ];
-    if let Some(h) = &r.hold {
-        mem.push((
-            format!(
-                "{} streams open ({} got their first event)",
-                h.streams, h.opened
-            ),
-            h.rss_open_kb,
-        ));
-        mem.push((
-            format!("peak while the {} streams finish", h.streams),
-            h.rss_peak_streaming_kb,
-        ));
-        mem.push(("after they closed".to_owned(), h.rss_after_kb));
-    }
-    mem.push(("VmHWM (peak over the run)".to_owned(), r.vm_hwm_kb));
-    for (label, kb) in mem {
-        let _ = writeln!(s, "| {label} | {:.1} | {:.1} |", mib(kb), mb(kb));
-    }
-    if let Some(h) = &r.hold {
-        let _ = writeln!(
-            s,
-            "\n{} streams: all open after {:.2} s (mock held {}), released, finished in {:.2} s: {} complete with `[DONE]`, {} failed{}.",
-            h.streams,
-            h.open_secs,
-            h.mock_held,
-            h.stream_secs,
-            h.completed,
-            h.failed,
-            h.first_error
-                .as_ref()
-                .map(|e| format!(" (first: {e})"))
-                .unwrap_or_default()
-        );
-    }
-    if let Some(e) = &r.hold_error {
-        let _ = writeln!(s, "\nheld-streams measurement failed: {e}");
-    }
-
-    let _ = writeln!(
-        s,
-        "\n### Targets (SPEC §12 issue; gateway pinned to one core)\n"
-    );
-    let _ = writeln!(s, "| target | measured | |");
-    let _ = writeln!(s, "|---|---:|---|");
-    if let (Some(d), Some(g)) = (
-        cell(&r.cells, Target::Direct, Mode::NonStream, 1),
-        cell(&r.cells, Target::Gateway, Mode::NonStream, 1),
-    ) {
-        let p50 = g.total.p50 - d.total.p50;
-        let p99 = g.total.p99 - d.total.p99;
-        let _ = writeln!(
-            s,
-            "| added latency c=1 p50 ≤ {TARGET_ADDED_P50_US} µs | {p50:.1} µs | {} |",
-            verdict(p50 <= TARGET_ADDED_P50_US)
-        );
-        let _ = writeln!(
-            s,
-            "| added latency c=1 p99 ≤ {TARGET_ADDED_P99_US} µs | {p99:.1} µs | {} |",
-            verdict(p99 <= TARGET_ADDED_P99_US)
-        );
-    }
-    if let Some(g) = cell(&r.cells, Target::Gateway, Mode::NonStream, 64) {
-        let _ = writeln!(
-            s,
-            "| ≥ {TARGET_RPS_C64:.0} RPS non-stream at c=64 | {:.0} | {} |",
-            g.rps,
-            verdict(g.rps >= TARGET_RPS_C64)
-        );
-    }
-    let idle = mb(r.rss_idle_start_kb);
-    let _ = writeln!(
-        s,
-        "| RSS ≤ {TARGET_RSS_IDLE_MB} MB idle | {idle:.1} MB | {} |",
-        verdict(idle <= TARGET_RSS_IDLE_MB)
-    );
-    if let Some(h) = &r.hold {
-        let open = mb(h.rss_open_kb.max(h.rss_peak_streaming_kb));
-        let _ = writeln!(
-            s,
-            "| RSS ≤ {TARGET_RSS_STREAMS_MB} MB with {} open streams | {open:.1} MB (peak) | {} |",
-            h.streams,
-            verdict(open <= TARGET_RSS_STREAMS_MB && h.opened == h.streams)
-        );
+    if let Some(m) = &r.memory {
+        memory(&mut s, m);
+        targets(&mut s, r, m);
     }
     let errors: u64 = r
         .cells
         .iter()
-        .map(|c| c.errors + c.non_2xx + c.bad_body)
+        .map(|c| c.errors + c.non_2xx + c.bad_body + c.not_hit)
         .sum();
     let _ = writeln!(
         s,
-        "\nErrors, non-2xx and bad bodies over all cells: {errors}{}. Mock: {} chat requests, {} streams, {} held, {} bad requests. Gateway log: {} lines, {} WARN/ERROR{}",
+        "\nErrors, non-2xx, bad bodies and cache answers that were not hits over all cells: {errors}{}. Mock: {} chat requests, {} streams, {} held, {} bad requests. Gateway log: {} lines, {} WARN/ERROR{}",
         r.cells
             .iter()
             .find_map(|c| c.first_error.as_ref())
@@ -361,4 +191,163 @@ pub(crate) fn markdown(
         }
     );
     s
+}
+
+/// A group's side-by-side table.
+fn comparison(s: &mut String, cmp: &Comparison) {
+    let [a, b, diff, ratio] = cmp.heads;
+    let _ = writeln!(s, "\n### {}\n", cmp.title);
+    let _ = writeln!(s, "| measure | {a} | {b} | {diff} | {ratio} |");
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|");
+    for row in &cmp.rows {
+        let (x, y, label) = (row.a, row.b, &row.label);
+        if row.latency {
+            let _ = writeln!(
+                s,
+                "| {label} | {x:.1} | {y:.1} | **{:+.1}** | {:.2}× |",
+                y - x,
+                y / x.max(1e-9)
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                "| {label} | {x:.0} | {y:.0} | {:+.0} | **{:.3}** |",
+                y - x,
+                y / x.max(1e-9)
+            );
+        }
+    }
+}
+
+/// What a group's table needs said next to it.
+fn group_note(s: &mut String, r: &Report, group: Group) {
+    match group {
+        Group::Base => {}
+        Group::Routing => {
+            let _ = writeln!(
+                s,
+                "\nBoth columns on the same gateway process; `gpt-mock-8` picks one of its 8 deployments (all the same mock) per request."
+            );
+        }
+        Group::Cache => {
+            let hits = r.cells.iter().filter(|c| c.target == Target::CacheHit);
+            let (ok, requests, not_hit) = hits.fold((0, 0, 0), |(o, n, m), c| {
+                (o + c.ok, n + c.requests, m + c.not_hit)
+            });
+            let check = match &r.cache_check {
+                Some(Ok(note)) => note.clone(),
+                Some(Err(e)) => format!("FAILED: {e}"),
+                None => "not run".to_owned(),
+            };
+            let _ = writeln!(
+                s,
+                "\n`x-switchyard-cache: hit` on {ok} of {requests} answers in the measured phases ({not_hit} without it); {check}."
+            );
+        }
+        Group::Auth => {
+            let _ = writeln!(
+                s,
+                "\nTwo fresh gateways with the same model and no cache; the right one has a master key and a virtual key whose `rpm_limit`/`tpm_limit` are far above what a cell can use, and is called with `Authorization: Bearer <virtual key>`."
+            );
+        }
+    }
+}
+
+fn memory(s: &mut String, m: &Memory) {
+    let _ = writeln!(s, "\n### Gateway memory (VmRSS)\n");
+    let _ = writeln!(s, "| state | MiB | MB |");
+    let _ = writeln!(s, "|---|---:|---:|");
+    let mut mem = vec![
+        ("idle after start".to_owned(), m.rss_idle_start_kb),
+        (
+            "idle after the load cells".to_owned(),
+            m.rss_idle_after_load_kb,
+        ),
+    ];
+    if let Some(h) = &m.hold {
+        mem.push((
+            format!(
+                "{} streams open ({} got their first event)",
+                h.streams, h.opened
+            ),
+            h.rss_open_kb,
+        ));
+        mem.push((
+            format!("peak while the {} streams finish", h.streams),
+            h.rss_peak_streaming_kb,
+        ));
+        mem.push(("after they closed".to_owned(), h.rss_after_kb));
+    }
+    mem.push(("VmHWM (peak over the run)".to_owned(), m.vm_hwm_kb));
+    for (label, kb) in mem {
+        let _ = writeln!(s, "| {label} | {:.1} | {:.1} |", mib(kb), mb(kb));
+    }
+    if let Some(h) = &m.hold {
+        let _ = writeln!(
+            s,
+            "\n{} streams: all open after {:.2} s (mock held {}), released, finished in {:.2} s: {} complete with `[DONE]`, {} failed{}.",
+            h.streams,
+            h.open_secs,
+            h.mock_held,
+            h.stream_secs,
+            h.completed,
+            h.failed,
+            h.first_error
+                .as_ref()
+                .map(|e| format!(" (first: {e})"))
+                .unwrap_or_default()
+        );
+    }
+    if let Some(e) = &m.hold_error {
+        let _ = writeln!(s, "\nheld-streams measurement failed: {e}");
+    }
+}
+
+fn targets(s: &mut String, r: &Report, m: &Memory) {
+    let _ = writeln!(
+        s,
+        "\n### Targets (SPEC §12 issue; gateway pinned to one core)\n"
+    );
+    let _ = writeln!(s, "| target | measured | |");
+    let _ = writeln!(s, "|---|---:|---|");
+    if let (Some(d), Some(g)) = (
+        r.cell(Group::Base, Target::Direct, Mode::NonStream, 1),
+        r.cell(Group::Base, Target::Gateway, Mode::NonStream, 1),
+    ) {
+        let p50 = g.total.p50 - d.total.p50;
+        let p99 = g.total.p99 - d.total.p99;
+        let _ = writeln!(
+            s,
+            "| added latency c=1 p50 ≤ {TARGET_ADDED_P50_US} µs | {p50:.1} µs | {} |",
+            verdict(p50 <= TARGET_ADDED_P50_US)
+        );
+        let _ = writeln!(
+            s,
+            "| added latency c=1 p99 ≤ {TARGET_ADDED_P99_US} µs | {p99:.1} µs | {} |",
+            verdict(p99 <= TARGET_ADDED_P99_US)
+        );
+    }
+    if let Some(g) = r.cell(Group::Base, Target::Gateway, Mode::NonStream, 64) {
+        let _ = writeln!(
+            s,
+            "| ≥ {TARGET_RPS_C64:.0} RPS non-stream at c=64 | {:.0} | {} |",
+            g.rps,
+            verdict(g.rps >= TARGET_RPS_C64)
+        );
+    }
+    let idle = mb(m.rss_idle_start_kb);
+    let _ = writeln!(
+        s,
+        "| RSS ≤ {TARGET_RSS_IDLE_MB} MB idle | {idle:.1} MB | {} |",
+        verdict(idle <= TARGET_RSS_IDLE_MB)
+    );
+    if let Some(h) = &m.hold {
+        let open = mb(h.rss_open_kb.max(h.rss_peak_streaming_kb));
+        let _ = writeln!(
+            s,
+            "| RSS ≤ {TARGET_RSS_STREAMS_MB} MB with {} open streams | {open:.1} MB (peak) | {} |",
+            h.streams,
+            verdict(open <= TARGET_RSS_STREAMS_MB && h.opened == h.streams)
+        );
+    }
 }
