@@ -45,6 +45,53 @@ pub fn client() -> Result<HttpClient, rustls::Error> {
         .build(https))
 }
 
+/// Cap on an upstream error body.
+pub const MAX_ERROR_BYTES: usize = 1 << 20;
+
+/// An upstream's answer with a non-2xx status, read whole (up to `MAX_ERROR_BYTES`).
+#[derive(Debug)]
+pub struct Refusal {
+    /// Its status.
+    pub status: http::StatusCode,
+    /// Its body.
+    pub body: Bytes,
+    /// Its `Retry-After` / `retry-after-ms`.
+    pub retry_after: Option<Duration>,
+}
+
+/// Sends `request` to deployment `deployment`: the 2xx response, or the upstream's refusal for the
+/// adapter to map into its error shape. No answer at all is a 502 `upstream_unreachable`.
+pub async fn send(
+    client: &HttpClient,
+    request: Result<http::Request<Full<Bytes>>, http::Error>,
+    deployment: &Arc<str>,
+) -> Result<Result<http::Response<hyper::body::Incoming>, Refusal>, crate::error::GatewayError> {
+    use crate::error::GatewayError;
+    let request = request
+        .map_err(|e| GatewayError::Internal(format!("building the upstream request: {e}")))?;
+    let response =
+        client
+            .request(request)
+            .await
+            .map_err(|e| GatewayError::UpstreamUnreachable {
+                deployment: deployment.clone(),
+                reason: describe(&e),
+            })?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(Ok(response));
+    }
+    let retry_after = retry_after(response.headers());
+    let body = collect(response.into_body(), MAX_ERROR_BYTES)
+        .await
+        .unwrap_or_default();
+    Ok(Err(Refusal {
+        status,
+        body,
+        retry_after,
+    }))
+}
+
 /// Reads a whole body up to `limit` bytes.
 pub async fn collect<B>(body: B, limit: usize) -> Result<Bytes, String>
 where

@@ -171,8 +171,6 @@ pub static PROFILES: &[Profile] = &[
 const AZURE_DEFAULT_VERSION: &str = "2024-10-21";
 /// Cap on an upstream answer the gateway reads whole.
 const MAX_RESPONSE_BYTES: usize = 64 << 20;
-/// Cap on an upstream error body.
-const MAX_ERROR_BYTES: usize = 1 << 20;
 
 /// The adapter for one deployment, with its URLs and auth header prepared at config load.
 #[derive(Debug)]
@@ -275,30 +273,21 @@ impl Provider for OpenAiCompat {
         let client = self.client.clone();
         let deployment = self.deployment.clone();
         Box::pin(async move {
-            let req = built.map_err(|e| {
-                GatewayError::Internal(format!("building the upstream request: {e}"))
-            })?;
-            let resp =
-                client
-                    .request(req)
-                    .await
-                    .map_err(|e| GatewayError::UpstreamUnreachable {
-                        deployment: deployment.clone(),
-                        reason: upstream::describe(&e),
-                    })?;
-            let status = resp.status();
-            if !status.is_success() {
-                let retry_after = upstream::retry_after(resp.headers());
-                let body = upstream::collect(resp.into_body(), MAX_ERROR_BYTES)
-                    .await
-                    .unwrap_or_default();
-                return Err(GatewayError::Upstream(UpstreamError {
-                    deployment,
+            let resp = match upstream::send(&client, built, &deployment).await? {
+                Ok(resp) => resp,
+                Err(upstream::Refusal {
                     status,
                     body,
                     retry_after,
-                }));
-            }
+                }) => {
+                    return Err(GatewayError::Upstream(UpstreamError {
+                        deployment,
+                        status,
+                        body,
+                        retry_after,
+                    }));
+                }
+            };
             if stream {
                 let is_json = resp
                     .headers()

@@ -35,8 +35,6 @@ pub const API_VERSION: &str = "2023-06-01";
 pub const DEFAULT_BASE: &str = "https://api.anthropic.com";
 /// Cap on an upstream answer the gateway reads whole.
 const MAX_RESPONSE_BYTES: usize = 64 << 20;
-/// Cap on an upstream error body.
-const MAX_ERROR_BYTES: usize = 1 << 20;
 
 /// The adapter for one Anthropic deployment.
 #[derive(Debug)]
@@ -130,25 +128,17 @@ impl Provider for Anthropic {
         let client = self.client.clone();
         let deployment = self.deployment.clone();
         Box::pin(async move {
-            let req = builder.body(Full::new(body?)).map_err(|e| {
-                GatewayError::Internal(format!("building the upstream request: {e}"))
-            })?;
             let resp =
-                client
-                    .request(req)
-                    .await
-                    .map_err(|e| GatewayError::UpstreamUnreachable {
-                        deployment: deployment.clone(),
-                        reason: upstream::describe(&e),
-                    })?;
-            let status = resp.status();
-            if !status.is_success() {
-                let retry_after = upstream::retry_after(resp.headers());
-                let body = upstream::collect(resp.into_body(), MAX_ERROR_BYTES)
-                    .await
-                    .unwrap_or_default();
-                return Err(error::from_status(deployment, status, &body, retry_after));
-            }
+                match upstream::send(&client, builder.body(Full::new(body?)), &deployment).await? {
+                    Ok(resp) => resp,
+                    Err(upstream::Refusal {
+                        status,
+                        body,
+                        retry_after,
+                    }) => {
+                        return Err(error::from_status(deployment, status, &body, retry_after));
+                    }
+                };
             if stream {
                 let is_sse = resp
                     .headers()
@@ -220,7 +210,7 @@ impl Provider for Anthropic {
                     })?;
             let status = resp.status();
             let retry_after = upstream::retry_after(resp.headers());
-            let bytes = upstream::collect(resp.into_body(), MAX_ERROR_BYTES)
+            let bytes = upstream::collect(resp.into_body(), upstream::MAX_ERROR_BYTES)
                 .await
                 .map_err(|reason| GatewayError::UpstreamUnreachable {
                     deployment: deployment.clone(),
