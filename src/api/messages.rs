@@ -19,7 +19,7 @@ use bytes::Bytes;
 use super::forward::{self, Caller};
 use crate::{
     error::GatewayError,
-    messages::{self, stream::AnthropicStream},
+    messages::{self, stream::anthropic_stream},
     middleware::{auth::Identity, request_id::Received},
     openai::JsonBody,
     providers::{
@@ -140,7 +140,7 @@ fn parse(bytes: &[u8]) -> Result<MessagesRequest, GatewayError> {
 fn answer(response: ProxyResponse) -> Response {
     if let ReplyBody::Stream(_) = &response.body {
         let (parts, body) = response.into_response().into_parts();
-        return Response::from_parts(parts, Body::new(AnthropicStream::new(body)));
+        return Response::from_parts(parts, Body::new(anthropic_stream(body)));
     }
     let ReplyBody::Json(bytes) = &response.body else {
         return GatewayError::Internal("unreachable reply body".into()).into_response();

@@ -7,15 +7,8 @@
 //! that sends the id and the name in separate fragments still yields one complete block. An
 //! in-band error becomes an `error` event; SSE comments (keep-alives) become `ping`s.
 
-use std::{
-    pin::Pin,
-    task::{Context, Poll, ready},
-};
-
 use axum::body::Body;
-use bytes::{BufMut, Bytes, BytesMut};
-use http_body::{Body as HttpBody, Frame, SizeHint};
-use pin_project_lite::pin_project;
+use bytes::{BufMut, BytesMut};
 use serde::Serialize;
 
 use super::response::{stop_reason, usage};
@@ -24,7 +17,7 @@ use crate::{
     providers::anthropic::wire::{
         Block, BlockDelta, ErrorBody, MessageDelta, MessageResponse, StreamEvent,
     },
-    sse::{event_data, split_event},
+    sse::{AfterDone, Translate, Translated, event_data, split_event},
 };
 
 /// The translation state of one stream, independent of any I/O.
@@ -55,17 +48,6 @@ struct Pending {
     id: Option<String>,
     name: Option<String>,
     arguments: String,
-}
-
-pin_project! {
-    /// The gateway's OpenAI SSE body, read as Anthropic SSE.
-    pub struct AnthropicStream {
-        #[pin]
-        inner: Body,
-        buf: BytesMut,
-        translator: Translator,
-        finished: bool,
-    }
 }
 
 // === impl Translator ===
@@ -316,66 +298,22 @@ fn write(out: &mut BytesMut, event: &StreamEvent) {
     out.put_slice(b"\n\n");
 }
 
-// === impl AnthropicStream ===
+// === impl Translator (the body) ===
 
-impl AnthropicStream {
-    /// Wraps the gateway's OpenAI SSE body.
-    pub fn new(inner: Body) -> Self {
-        Self {
-            inner,
-            buf: BytesMut::new(),
-            translator: Translator::default(),
-            finished: false,
-        }
-    }
+/// The gateway's OpenAI SSE body, read as Anthropic SSE.
+pub(crate) type AnthropicStream = Translated<Translator>;
+
+/// Wraps the gateway's OpenAI SSE body; it is read to its end, which completes it (cache, metrics).
+pub(crate) fn anthropic_stream(inner: Body) -> AnthropicStream {
+    Translated::new(inner, Translator::default(), AfterDone::Drain)
 }
 
-impl HttpBody for AnthropicStream {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let mut this = self.project();
-        loop {
-            if *this.finished {
-                // Read the gateway's stream to its end even after the last event was
-                // translated: its end is what completes it (the cache stores the answer, the
-                // metrics record a complete stream), and it never waits once `[DONE]` is out.
-                return match ready!(this.inner.as_mut().poll_frame(cx)) {
-                    Some(Ok(_)) => continue,
-                    Some(Err(_)) | None => Poll::Ready(None),
-                };
-            }
-            let mut out = BytesMut::new();
-            match ready!(this.inner.as_mut().poll_frame(cx)) {
-                Some(Ok(frame)) => {
-                    let Ok(data) = frame.into_data() else {
-                        continue;
-                    };
-                    this.buf.extend_from_slice(&data);
-                    this.translator.feed(this.buf, false, &mut out);
-                    *this.finished = this.translator.done;
-                }
-                Some(Err(e)) => return Poll::Ready(Some(Err(e))),
-                None => {
-                    this.translator.feed(this.buf, true, &mut out);
-                    *this.finished = true;
-                }
-            }
-            if !out.is_empty() {
-                return Poll::Ready(Some(Ok(Frame::data(out.freeze()))));
-            }
-        }
+impl Translate for Translator {
+    fn feed(&mut self, buf: &mut BytesMut, eof: bool, out: &mut BytesMut) {
+        Translator::feed(self, buf, eof, out);
     }
 
-    fn is_end_stream(&self) -> bool {
-        self.finished && self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::default()
+    fn done(&self) -> bool {
+        self.done
     }
 }

@@ -13,6 +13,7 @@
 
 mod assemble;
 mod scan;
+mod translate;
 
 use std::{
     pin::Pin,
@@ -30,6 +31,7 @@ use pin_project_lite::pin_project;
 use scan::{Mode, Scanner};
 pub(crate) use scan::{event_data, split_event};
 use tokio::time::{Instant, Sleep};
+pub(crate) use translate::{AfterDone, Translate, Translated};
 
 use crate::{error::GatewayError, openai::Usage};
 

@@ -151,7 +151,7 @@ impl Provider for Anthropic {
                         reason: "it answered a streaming request without an event stream".into(),
                     });
                 }
-                let translated = stream::OpenAiStream::new(Body::new(resp.into_body()), now_secs());
+                let translated = stream::openai_stream(Body::new(resp.into_body()), now_secs());
                 return Ok(Reply::Sse(Body::new(translated)));
             }
             let bytes = upstream::collect(resp.into_body(), MAX_RESPONSE_BYTES)

@@ -16,15 +16,8 @@
 //!
 //! The usage chunk is always sent; the pass-through drops it when the client did not ask.
 
-use std::{
-    pin::Pin,
-    task::{Context, Poll, ready},
-};
-
 use axum::body::Body;
-use bytes::{BufMut, Bytes, BytesMut};
-use http_body::{Body as HttpBody, Frame, SizeHint};
-use pin_project_lite::pin_project;
+use bytes::{BufMut, BytesMut};
 
 use super::{
     error::openai_body,
@@ -33,7 +26,7 @@ use super::{
 };
 use crate::{
     openai::wire::{Chunk, ChunkChoice, Delta, FunctionDelta, ToolCallDelta},
-    sse::{event_data, split_event},
+    sse::{AfterDone, Translate, Translated, event_data, split_event},
 };
 
 /// The translation state of one stream, independent of any I/O.
@@ -47,17 +40,6 @@ pub(super) struct Translator {
     usage: Usage,
     /// `message_stop` or an error event was translated: nothing more follows.
     pub(super) done: bool,
-}
-
-pin_project! {
-    /// An upstream Anthropic SSE body, read as OpenAI chunk SSE.
-    pub(super) struct OpenAiStream {
-        #[pin]
-        inner: Body,
-        buf: BytesMut,
-        translator: Translator,
-        finished: bool,
-    }
 }
 
 // === impl Translator ===
@@ -250,66 +232,22 @@ fn write_data(out: &mut BytesMut, chunk: &Chunk) {
     out.put_slice(b"\n\n");
 }
 
-// === impl OpenAiStream ===
+// === impl Translator (the body) ===
 
-impl OpenAiStream {
-    /// Wraps an upstream Anthropic SSE body.
-    pub(super) fn new(inner: Body, created: u64) -> Self {
-        Self {
-            inner,
-            buf: BytesMut::new(),
-            translator: Translator::new(created),
-            finished: false,
-        }
-    }
+/// An upstream Anthropic SSE body, read as OpenAI chunk SSE.
+pub(super) type OpenAiStream = Translated<Translator>;
+
+/// Wraps an upstream Anthropic SSE body of a stream started at `created` (Unix seconds).
+pub(super) fn openai_stream(inner: Body, created: u64) -> OpenAiStream {
+    Translated::new(inner, Translator::new(created), AfterDone::TakeIfReady)
 }
 
-impl HttpBody for OpenAiStream {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let mut this = self.project();
-        loop {
-            if *this.finished {
-                return Poll::Ready(None);
-            }
-            let mut out = BytesMut::new();
-            match ready!(this.inner.as_mut().poll_frame(cx)) {
-                Some(Ok(frame)) => {
-                    let Ok(data) = frame.into_data() else {
-                        continue;
-                    };
-                    this.buf.extend_from_slice(&data);
-                    this.translator.feed(this.buf, false, &mut out);
-                    if this.translator.done {
-                        *this.finished = true;
-                        // The upstream's end usually follows `message_stop` in the same read:
-                        // take it if it is there, so the connection goes back to the pool,
-                        // but never wait for it.
-                        let _ = this.inner.as_mut().poll_frame(cx);
-                    }
-                }
-                Some(Err(e)) => return Poll::Ready(Some(Err(e))),
-                None => {
-                    this.translator.feed(this.buf, true, &mut out);
-                    *this.finished = true;
-                }
-            }
-            if !out.is_empty() {
-                return Poll::Ready(Some(Ok(Frame::data(out.freeze()))));
-            }
-        }
+impl Translate for Translator {
+    fn feed(&mut self, buf: &mut BytesMut, eof: bool, out: &mut BytesMut) {
+        Translator::feed(self, buf, eof, out);
     }
 
-    fn is_end_stream(&self) -> bool {
-        self.finished
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::default()
+    fn done(&self) -> bool {
+        self.done
     }
 }

@@ -6,7 +6,7 @@ use http_body_util::BodyExt;
 use serde_json::json;
 
 use super::fixture;
-use crate::providers::anthropic::stream::{OpenAiStream, Translator};
+use crate::providers::anthropic::stream::{Translator, openai_stream};
 
 /// The events of an SSE fixture, each with its blank line.
 fn events(text: &str) -> Vec<String> {
@@ -242,7 +242,7 @@ async fn the_body_translates_as_bytes_arrive() {
         .map(|c| Ok(Bytes::copy_from_slice(c)))
         .collect();
     let body = Body::from_stream(futures_util::stream::iter(pieces));
-    let out = OpenAiStream::new(body, 1_731_000_000)
+    let out = openai_stream(body, 1_731_000_000)
         .collect()
         .await
         .unwrap()
@@ -254,5 +254,5 @@ async fn the_body_translates_as_bytes_arrive() {
         Err(std::io::Error::other("reset")),
     ];
     let body = Body::from_stream(futures_util::stream::iter(cut));
-    assert!(OpenAiStream::new(body, 0).collect().await.is_err());
+    assert!(openai_stream(body, 0).collect().await.is_err());
 }
