@@ -1,7 +1,7 @@
 //! `/metrics`: the base families with bounded labels.
 
 use crate::common::{
-    MockUpstream, TestGateway, chat_body, http, openai_config,
+    MockUpstream, TestGateway, chat_body, http, openai_config, sse,
     upstream::{completion, error_json, full_stream, ok_json},
 };
 
@@ -122,14 +122,9 @@ async fn requests_tokens_durations_and_in_flight_are_exported() {
 async fn an_open_stream_counts_as_in_flight_until_it_ends() {
     use std::time::Duration;
 
-    use crate::common::{Behavior, End, upstream::chunks};
+    use crate::common::{End, upstream::chunks};
     let events: Vec<String> = chunks("m", &["x"]).into_iter().take(2).collect();
-    let up = MockUpstream::start(Behavior::Sse {
-        events,
-        delay: Duration::ZERO,
-        end: End::Hang,
-    })
-    .await;
+    let up = MockUpstream::start(sse(events, End::Hang)).await;
     let gw = TestGateway::start(&openai_config("gpt", &up, "")).await;
     let mut resp = http()
         .post(gw.url("/v1/chat/completions"))

@@ -3,11 +3,9 @@
 //! client must read the same answer whichever adapter served it; each adapter must send its
 //! upstream the request its API expects.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
-use crate::common::{Behavior, End, MockUpstream, TestGateway, http, upstream::Recorded};
+use crate::common::{Behavior, End, MockUpstream, TestGateway, http, sse, upstream::Recorded};
 
 /// An adapter under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,14 +34,13 @@ fn fixture(path: &str) -> String {
 
 /// An SSE fixture as a behaviour, one write per event.
 pub fn sse_fixture(path: &str) -> Behavior {
-    Behavior::Sse {
-        events: fixture(path)
+    sse(
+        fixture(path)
             .split_inclusive("\n\n")
             .map(str::to_owned)
             .collect(),
-        delay: Duration::ZERO,
-        end: End::Clean,
-    }
+        End::Clean,
+    )
 }
 
 /// A JSON fixture as a behaviour.
@@ -506,12 +503,7 @@ async fn a_cut_anthropic_stream_is_continued_on_another_with_a_prefill() {
         .take(5) // message_start, block start, ping, "Hello", "! How can I"
         .map(str::to_owned)
         .collect();
-    let a = MockUpstream::start(Behavior::Sse {
-        events,
-        delay: Duration::ZERO,
-        end: End::Cut,
-    })
-    .await;
+    let a = MockUpstream::start(sse(events, End::Cut)).await;
     // Deployment b continues after the prefill.
     let ev = |t: &str, d: Value| format!("event: {t}\ndata: {d}\n\n");
     let continuation = vec![
@@ -537,12 +529,7 @@ async fn a_cut_anthropic_stream_is_continued_on_another_with_a_prefill() {
         ),
         ev("message_stop", json!({"type": "message_stop"})),
     ];
-    let b = MockUpstream::start(Behavior::Sse {
-        events: continuation,
-        delay: Duration::ZERO,
-        end: End::Clean,
-    })
-    .await;
+    let b = MockUpstream::start(sse(continuation, End::Clean)).await;
     let config = format!(
         "model_list:
   - model_name: m

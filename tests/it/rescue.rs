@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::common::{
-    Behavior, End, MockUpstream, TestGateway, chat_body, http,
+    Behavior, End, MockUpstream, TestGateway, chat_body, http, sse,
     upstream::{chunks, error_json, full_stream},
 };
 
@@ -18,12 +18,7 @@ async fn cut_upstream() -> MockUpstream {
     let refs: Vec<&str> = w.iter().map(String::as_str).collect();
     // chunks() = role, one per word, finish, usage: keep the role and the 40 words only.
     let events: Vec<String> = chunks("model-a", &refs).into_iter().take(41).collect();
-    MockUpstream::start(Behavior::Sse {
-        events,
-        delay: Duration::ZERO,
-        end: End::Cut,
-    })
-    .await
+    MockUpstream::start(sse(events, End::Cut)).await
 }
 
 fn stream_of(model: &str, range: std::ops::Range<usize>) -> Behavior {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::common::{
-    Behavior, End, MockUpstream, TestGateway, chat_body, http,
+    Behavior, End, MockUpstream, TestGateway, chat_body, http, sse,
     upstream::{chunks, completion, error_json, full_stream, ok_json},
 };
 
@@ -202,12 +202,7 @@ async fn a_stream_without_a_first_token_in_time_fails_over_invisibly() {
 #[tokio::test]
 async fn a_stream_that_breaks_before_its_first_token_switches_upstream() {
     let broken: Vec<String> = chunks("model-a", &["x"]).into_iter().take(1).collect();
-    let a = MockUpstream::start(Behavior::Sse {
-        events: broken,
-        delay: Duration::ZERO,
-        end: End::Cut,
-    })
-    .await;
+    let a = MockUpstream::start(sse(broken, End::Cut)).await;
     let b = MockUpstream::start(full_stream("model-b", &["whole"])).await;
     let gw = TestGateway::start(&two(&a, &b, "")).await;
     let (status, h, text) = call(&gw, chat_body("gpt", true)).await;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::common::{
-    Behavior, End, MockUpstream, TestGateway, chat_body, http, openai_config,
+    Behavior, End, MockUpstream, TestGateway, chat_body, http, openai_config, sse,
     upstream::{chunks, full_stream},
 };
 
@@ -49,12 +49,7 @@ async fn usage_chunk_is_forwarded_only_when_the_client_asked() {
 #[tokio::test]
 async fn a_stream_without_done_is_finished_when_the_upstream_body_ends() {
     let events = chunks("m", &["x"]);
-    let up = MockUpstream::start(Behavior::Sse {
-        events,
-        delay: Duration::ZERO,
-        end: End::Clean,
-    })
-    .await;
+    let up = MockUpstream::start(sse(events, End::Clean)).await;
     let gw = TestGateway::start(&openai_config("gpt", &up, "")).await;
     let (status, text) = stream_text(&gw, chat_body("gpt", true)).await;
     assert_eq!(status, 200);
@@ -69,12 +64,7 @@ async fn a_cut_stream_ends_with_an_error_event_and_no_done() {
         .into_iter()
         .take(4)
         .collect();
-    let up = MockUpstream::start(Behavior::Sse {
-        events,
-        delay: Duration::ZERO,
-        end: End::Cut,
-    })
-    .await;
+    let up = MockUpstream::start(sse(events, End::Cut)).await;
     let gw = TestGateway::start(&openai_config("gpt", &up, "")).await;
     let (status, text) = stream_text(&gw, chat_body("gpt", true)).await;
     assert_eq!(status, 200);
@@ -97,12 +87,7 @@ async fn a_cut_stream_ends_with_an_error_event_and_no_done() {
 #[tokio::test]
 async fn a_clean_end_before_any_finish_reason_is_an_incomplete_answer() {
     let events: Vec<String> = chunks("m", &["one ", "two"]).into_iter().take(2).collect();
-    let up = MockUpstream::start(Behavior::Sse {
-        events,
-        delay: Duration::ZERO,
-        end: End::Clean,
-    })
-    .await;
+    let up = MockUpstream::start(sse(events, End::Clean)).await;
     let gw = TestGateway::start(&openai_config("gpt", &up, "")).await;
     let (_, text) = stream_text(&gw, chat_body("gpt", true)).await;
     assert!(!text.contains("[DONE]"));
@@ -121,12 +106,7 @@ async fn unparsable_events_are_skipped_not_fatal() {
     events.insert(2, "data: {not json at all\n\n".into());
     events.insert(3, ": a comment line\n\n".into());
     events.push("data: [DONE]\n\n".into());
-    let up = MockUpstream::start(Behavior::Sse {
-        events,
-        delay: Duration::ZERO,
-        end: End::Clean,
-    })
-    .await;
+    let up = MockUpstream::start(sse(events, End::Clean)).await;
     let gw = TestGateway::start(&openai_config("gpt", &up, "")).await;
     let (_, text) = stream_text(&gw, chat_body("gpt", true)).await;
     assert!(!text.contains("not json"), "{text}");
@@ -138,12 +118,7 @@ async fn unparsable_events_are_skipped_not_fatal() {
 #[tokio::test]
 async fn a_silent_upstream_mid_stream_ends_the_stream_with_an_error() {
     let events: Vec<String> = chunks("m", &["partial"]).into_iter().take(2).collect();
-    let up = MockUpstream::start(Behavior::Sse {
-        events,
-        delay: Duration::ZERO,
-        end: End::Hang,
-    })
-    .await;
+    let up = MockUpstream::start(sse(events, End::Hang)).await;
     let extra = "switchyard_settings:\n  router:\n    stream_idle_timeout_seconds: 0.3\n";
     let gw = TestGateway::start(&openai_config("gpt", &up, extra)).await;
     let (_, text) = stream_text(&gw, chat_body("gpt", true)).await;
@@ -174,12 +149,7 @@ async fn events_split_across_reads_and_crlf_framing_are_reassembled() {
         .chunks(7)
         .map(|c| String::from_utf8_lossy(c).into_owned())
         .collect();
-    let up = MockUpstream::start(Behavior::Sse {
-        events: pieces,
-        delay: Duration::ZERO,
-        end: End::Clean,
-    })
-    .await;
+    let up = MockUpstream::start(sse(pieces, End::Clean)).await;
     let gw = TestGateway::start(&openai_config("gpt", &up, "")).await;
     let (_, text) = stream_text(&gw, chat_body("gpt", true)).await;
     assert!(text.contains("split ") && text.contains("\"me\""), "{text}");
@@ -190,12 +160,7 @@ async fn events_split_across_reads_and_crlf_framing_are_reassembled() {
 #[tokio::test]
 async fn a_client_that_leaves_mid_stream_cancels_the_upstream_request() {
     let events: Vec<String> = chunks("m", &["first"]).into_iter().take(2).collect();
-    let up = MockUpstream::start(Behavior::Sse {
-        events,
-        delay: Duration::ZERO,
-        end: End::Hang,
-    })
-    .await;
+    let up = MockUpstream::start(sse(events, End::Hang)).await;
     let gw = TestGateway::start(&openai_config("gpt", &up, "")).await;
     let mut resp = http()
         .post(gw.url("/v1/chat/completions"))

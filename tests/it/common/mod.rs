@@ -8,7 +8,7 @@ use std::{collections::HashMap, net::SocketAddr, sync::Arc, sync::Once};
 use switchyard::{Gateway, config};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
-pub use upstream::{Behavior, End, MockUpstream};
+pub use upstream::{Behavior, End, MockUpstream, sse};
 
 /// A gateway serving on a loopback port until dropped.
 pub struct TestGateway {

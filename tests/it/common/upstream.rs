@@ -347,6 +347,15 @@ pub fn chunks(model: &str, words: &[&str]) -> Vec<String> {
     out
 }
 
+/// An SSE answer of `events`, sent back to back, ending as `end` says.
+pub fn sse(events: Vec<String>, end: End) -> Behavior {
+    Behavior::Sse {
+        events,
+        delay: Duration::ZERO,
+        end,
+    }
+}
+
 /// A 200 JSON behaviour.
 pub fn ok_json(body: String) -> Behavior {
     Behavior::Json {
