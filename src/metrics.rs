@@ -192,11 +192,6 @@ impl Metrics {
         Ok(m)
     }
 
-    /// The registry, for families other modules add.
-    pub fn registry(&self) -> &Registry {
-        &self.registry
-    }
-
     /// Handles for a model group (use `unknown` for names not in the config).
     pub fn group(&self, model: &str) -> GroupMetrics {
         GroupMetrics {

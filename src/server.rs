@@ -1,6 +1,6 @@
 //! The server: bind, serve with TCP_NODELAY, drain on SIGTERM/SIGINT, reload on SIGHUP.
 
-use std::{future::Future, io, path::PathBuf, sync::Arc, time::Duration};
+use std::{future::Future, io, path::PathBuf, sync::Arc};
 
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
@@ -136,6 +136,3 @@ async fn shutdown_signal() {
         () = terminate => {}
     }
 }
-
-/// The default drain timeout when none is configured (kept in one place for docs and tests).
-pub const DEFAULT_DRAIN: Duration = Duration::from_secs(30);
