@@ -30,6 +30,7 @@ pub mod providers;
 pub mod proxy;
 pub mod retry;
 pub mod router;
+pub mod runtime;
 pub mod secret;
 pub mod server;
 pub mod sse;

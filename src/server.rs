@@ -9,7 +9,7 @@ use crate::{
     api,
     config::{Config, ConfigError, Env, Warning},
     metrics::Metrics,
-    state::AppState,
+    runtime::AppState,
     upstream,
 };
 

@@ -32,7 +32,7 @@ use crate::{
     },
     proxy::ProxyService,
     router::{RouterLayer, core_by_name},
-    state::ModelTable,
+    runtime::ModelTable,
 };
 
 /// Builds the model stack for one configuration.

@@ -27,7 +27,7 @@ use run::{RunOptions, Step};
 use tools::{CallContext, Tool, Toolbox, exec::Exec};
 
 use crate::{
-    config::AgentSettings, middleware::auth::Identity, proxy::RequestId, state::Runtime,
+    config::AgentSettings, middleware::auth::Identity, proxy::RequestId, runtime::Runtime,
     upstream::HttpClient,
 };
 

@@ -16,7 +16,7 @@ use crate::{
     middleware::auth::Identity,
     openai::{ChatView, JsonBody},
     proxy::{Endpoint, ProxyRequest, ProxyService, ReplyBody, RequestId},
-    state::ModelTable,
+    runtime::ModelTable,
 };
 
 /// Calls models through the stack, as the caller.

@@ -21,7 +21,7 @@ use crate::{
     error::GatewayError,
     middleware::auth::Identity,
     proxy::{ProxyRequest, RequestId},
-    state::{AppState, Runtime},
+    runtime::{AppState, Runtime},
 };
 
 /// The `/agent/run` body: `{model, messages}` or `{model, prompt}`, plus overrides.

@@ -21,7 +21,7 @@ use crate::{
     openai::{ChatView, JsonBody},
     proxy::{Endpoint, ProxyRequest, ProxyResponse, RequestId},
     router::ModelGroup,
-    state::{AppState, Runtime},
+    runtime::{AppState, Runtime},
 };
 
 /// POST `/v1/chat/completions`.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::{Json, extract::State, http::StatusCode};
 use serde::Serialize;
 
-use crate::state::AppState;
+use crate::runtime::AppState;
 
 #[derive(Serialize)]
 pub(super) struct Readiness {

@@ -27,7 +27,7 @@ use crate::{
         anthropic::wire::{MessagesRequest, TokenCount},
     },
     proxy::{Endpoint, ProxyResponse, ReplyBody, RequestId},
-    state::{AppState, Runtime},
+    runtime::{AppState, Runtime},
     upstream,
 };
 

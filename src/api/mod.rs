@@ -19,7 +19,7 @@ use axum::{
 use crate::{
     error::GatewayError,
     middleware::{auth::require_key, concurrency::limit_parallel, request_id::request_id},
-    state::AppState,
+    runtime::AppState,
 };
 
 /// The route table.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::{Extension, Json, extract::State};
 use serde::Serialize;
 
-use crate::{middleware::auth::Identity, state::AppState};
+use crate::{middleware::auth::Identity, runtime::AppState};
 
 #[derive(Serialize)]
 pub(super) struct ModelList {

@@ -13,7 +13,7 @@ use axum::{
 };
 use subtle::ConstantTimeEq;
 
-use crate::{config::Config, error::GatewayError, state::AppState};
+use crate::{config::Config, error::GatewayError, runtime::AppState};
 
 /// Who is calling. Never holds the key itself.
 #[derive(Debug, Clone, PartialEq, Eq)]

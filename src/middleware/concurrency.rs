@@ -22,7 +22,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use crate::{
     error::{GatewayError, RateLimitScope},
-    state::AppState,
+    runtime::AppState,
 };
 
 pin_project! {

@@ -16,7 +16,7 @@ use crate::{
     error::{GatewayError, RateLimitScope},
     proxy::{ProxyRequest, ProxyResponse, ReplyBody},
     retry::{Backoff, Decision, FallbackKind, classify},
-    state::ModelTable,
+    runtime::ModelTable,
 };
 
 /// Counters the router feeds.

@@ -17,7 +17,7 @@ use crate::{
     middleware::auth::Identity,
     openai::{ChatView, JsonBody},
     proxy::{Endpoint, ProxyRequest, ProxyResponse, ReplyBody, RequestId},
-    state::ModelTable,
+    runtime::ModelTable,
 };
 
 type Script = Arc<Mutex<VecDeque<Option<GatewayError>>>>;

@@ -1,4 +1,4 @@
-//! Shared state: the metrics registry and HTTP client live for the whole process; the `Runtime`
+//! Process state: the metrics registry and HTTP client live for the whole process; the `Runtime`
 //! (config, model table, stack) is swapped whole on reload, so in-flight requests finish on the
 //! runtime they started with.
 
