@@ -16,6 +16,10 @@ pub(crate) struct RawAgent {
     aliases: BTreeMap<String, String>,
     heartbeat_seconds: Option<f64>,
     trace_path: Option<PathBuf>,
+    trace_text_chars: Option<usize>,
+    max_tokens: Option<u32>,
+    temperature: Option<f64>,
+    run_code_blocks: bool,
     tools: RawTools,
     http_tools: Vec<RawHttpTool>,
     mcp_servers: Vec<RawMcpServer>,
@@ -74,6 +78,14 @@ pub struct AgentSettings {
     pub heartbeat: Duration,
     /// JSONL trace, one line per step.
     pub trace_path: Option<PathBuf>,
+    /// What the model wrote is kept in the trace up to this many characters.
+    pub trace_text_chars: usize,
+    /// `max_tokens` of each model call of a run.
+    pub max_tokens: u32,
+    /// `temperature` of each model call of a run.
+    pub temperature: f64,
+    /// A ```` ```python ```` block in a reply runs as an `exec_python` call.
+    pub run_code_blocks: bool,
     /// `exec_python`, when enabled.
     pub exec_python: Option<ExecSettings>,
     /// `exec_shell`, when enabled.
@@ -137,6 +149,10 @@ impl Default for AgentSettings {
             aliases: BTreeMap::new(),
             heartbeat: Duration::from_secs(5),
             trace_path: None,
+            trace_text_chars: 2000,
+            max_tokens: 1024,
+            temperature: 0.2,
+            run_code_blocks: false,
             exec_python: None,
             exec_shell: None,
             http_tools: Vec::new(),
@@ -221,6 +237,26 @@ pub(crate) fn resolve(
             transport,
         });
     }
+    let max_tokens = match raw.max_tokens {
+        None => d.max_tokens,
+        Some(n) if n >= 1 => n,
+        Some(n) => {
+            return Err((
+                "switchyard_settings.agent.max_tokens".into(),
+                format!("expected at least 1, got {n}"),
+            ));
+        }
+    };
+    let temperature = match raw.temperature {
+        None => d.temperature,
+        Some(t) if (0.0..=2.0).contains(&t) => t,
+        Some(t) => {
+            return Err((
+                "switchyard_settings.agent.temperature".into(),
+                format!("expected 0 to 2, got {t}"),
+            ));
+        }
+    };
     Ok(AgentSettings {
         max_iterations: raw
             .max_iterations
@@ -233,6 +269,10 @@ pub(crate) fn resolve(
         aliases: raw.aliases,
         heartbeat: secs("heartbeat_seconds", raw.heartbeat_seconds, d.heartbeat)?,
         trace_path: raw.trace_path,
+        trace_text_chars: raw.trace_text_chars.unwrap_or(d.trace_text_chars),
+        max_tokens,
+        temperature,
+        run_code_blocks: raw.run_code_blocks,
         exec_python: exec("exec_python", raw.tools.exec_python)?,
         exec_shell: exec("exec_shell", raw.tools.exec_shell)?,
         http_tools,
