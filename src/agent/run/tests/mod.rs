@@ -13,6 +13,8 @@ use serde_json::{Value, json};
 use super::*;
 use crate::agent::tools::{Tool, ToolSpec};
 
+mod policy;
+
 /// A model that answers from a script (the last answer repeats) and records what it was sent.
 struct Scripted {
     answers: Mutex<VecDeque<ModelReply>>,
