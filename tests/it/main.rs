@@ -13,6 +13,7 @@
 mod common;
 
 mod agent;
+mod agent_llama;
 mod agent_policy;
 mod agent_replay;
 mod auth;
