@@ -279,3 +279,49 @@ pub(crate) fn resolve(
         mcp_servers,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use crate::config::parse;
+
+    const ONE: &str = "model_list:\n  - model_name: gpt\n    litellm_params: { model: mock/gpt }\n";
+
+    #[test]
+    fn model_call_bounds_default_low_and_are_checked() {
+        let (c, _) = parse(ONE, "c.yaml", &HashMap::new()).unwrap();
+        let a = &c.agent;
+        assert_eq!(
+            (
+                a.max_tokens,
+                a.temperature,
+                a.run_code_blocks,
+                a.trace_text_chars
+            ),
+            (1024, 0.2, false, 2000)
+        );
+        let yaml = format!(
+            "{ONE}switchyard_settings:\n  agent: {{ max_tokens: 256, temperature: 0, run_code_blocks: true, trace_text_chars: 100 }}\n"
+        );
+        let (c, _) = parse(&yaml, "c.yaml", &HashMap::new()).unwrap();
+        let a = &c.agent;
+        assert_eq!(
+            (
+                a.max_tokens,
+                a.temperature,
+                a.run_code_blocks,
+                a.trace_text_chars
+            ),
+            (256, 0.0, true, 100)
+        );
+        for (bad, path) in [
+            ("max_tokens: 0", "switchyard_settings.agent.max_tokens"),
+            ("temperature: 3", "switchyard_settings.agent.temperature"),
+        ] {
+            let yaml = format!("{ONE}switchyard_settings:\n  agent: {{ {bad} }}\n");
+            let e = parse(&yaml, "c.yaml", &HashMap::new()).unwrap_err();
+            assert!(e.to_string().contains(path), "{e}");
+        }
+    }
+}

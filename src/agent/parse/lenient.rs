@@ -281,14 +281,15 @@ impl Reader<'_> {
     fn string(&mut self) -> Result<String, ReadError> {
         for triple in ["\"\"\"", "'''"] {
             if self.starts(triple) {
-                // Taken as written: the code inside is the model's, backslashes included.
+                // Taken as written (the code inside is the model's, backslashes included), less
+                // the indentation every line shares, as code inside an indented call has.
                 self.forgiven.python_strings = true;
                 let body_start = self.pos + 3;
                 let Some(len) = self.text[body_start..].find(triple) else {
                     return Err(self.error("unterminated triple-quoted string"));
                 };
                 self.pos = body_start + len + 3;
-                return Ok(self.text[body_start..body_start + len].to_owned());
+                return Ok(dedent(&self.text[body_start..body_start + len]));
             }
         }
         let quote = self.bytes[self.pos];
@@ -415,6 +416,28 @@ impl Reader<'_> {
     }
 }
 
+/// `text` without the leading whitespace all its non-blank lines share.
+fn dedent(text: &str) -> String {
+    let indent = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start_matches([' ', '\t']).len())
+        .min()
+        .unwrap_or(0);
+    if indent == 0 {
+        return text.to_owned();
+    }
+    text.split_inclusive('\n')
+        .map(|l| {
+            if l.trim().is_empty() {
+                l.trim_start_matches([' ', '\t'])
+            } else {
+                l.get(indent..).unwrap_or(l)
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -440,6 +463,13 @@ mod tests {
         let (v, f) = read("{\"code\": \"\"\"import math\nprint(\"x\\n\")\n\"\"\"}");
         assert_eq!(v, json!({"code": "import math\nprint(\"x\\n\")\n"}));
         assert_eq!(f, ["python_strings"]);
+        let (v, _) =
+            read("{\"code\": \"\"\"\n    import math\n    if True:\n        print(1)\n    \"\"\"}");
+        assert_eq!(
+            v,
+            json!({"code": "\nimport math\nif True:\n    print(1)\n"}),
+            "dedented"
+        );
         let (v, f) = read("{'code': 'print(1)'}");
         assert_eq!(v, json!({"code": "print(1)"}));
         assert_eq!(f, ["python_strings"]);
