@@ -219,23 +219,7 @@ impl Agent {
                 let label = if *known { name.as_str() } else { "unknown" };
                 self.tool_calls.with_label_values(&[label, outcome]).inc();
             }
-            Step::ModelTimeout {
-                iteration,
-                model,
-                error,
-            } => tracing::warn!(
-                run = run_id,
-                iteration,
-                model = %model,
-                error = %error,
-                "agent model call cut by its timeout; it counts as an iteration and the run goes on"
-            ),
-            Step::ToolsCut { calls } => tracing::warn!(
-                run = run_id,
-                calls,
-                "agent run deadline passed while tools ran; they were stopped"
-            ),
-            _ => {}
+            _ => trace::warn(run_id, step),
         }
         if let Some(file) = &self.trace {
             let line = trace::line(run_id, step, self.settings.trace_text_chars);

@@ -57,10 +57,102 @@ pub(super) fn line(run_id: &str, step: &Step, text_chars: usize) -> Value {
     v
 }
 
+/// Logs the steps that deserve a WARN: a model call cut by its timeout, tools cut by the deadline.
+pub(super) fn warn(run_id: &str, step: &Step) {
+    match step {
+        Step::ModelTimeout {
+            iteration,
+            model,
+            error,
+        } => tracing::warn!(
+            run = run_id,
+            iteration,
+            model = %model,
+            error = %error,
+            "agent model call cut by its timeout; it counts as an iteration and the run goes on"
+        ),
+        Step::ToolsCut { calls } => tracing::warn!(
+            run = run_id,
+            calls,
+            "agent run deadline passed while tools ran; they were stopped"
+        ),
+        _ => {}
+    }
+}
+
 /// The first `max` characters of `text`, and whether it was longer.
 fn cut(text: &str, max: usize) -> (&str, bool) {
     match text.char_indices().nth(max) {
         Some((i, _)) => (&text[..i], true),
         None => (text, false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{io, sync::Arc};
+
+    use parking_lot::Mutex;
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_model_call_cut_by_its_timeout_is_a_warning_with_the_run_id() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            warn(
+                "req-7",
+                &Step::ModelTimeout {
+                    iteration: 2,
+                    model: "small".into(),
+                    error: "did not answer within 30s".into(),
+                },
+            );
+        });
+        let log = String::from_utf8(captured.0.lock().clone()).unwrap();
+        assert!(
+            log.contains("WARN") && log.contains("run=\"req-7\"") && log.contains("iteration=2"),
+            "{log}"
+        );
+    }
+
+    #[test]
+    fn what_the_model_wrote_is_cut_to_the_configured_length() {
+        let step = Step::Model {
+            iteration: 1,
+            model: "small".into(),
+            tools_offered: true,
+            text: "é".repeat(10),
+            native_calls: 0,
+            truncated: false,
+        };
+        let l = line("r", &step, 4);
+        assert_eq!(
+            (
+                l["text"].as_str(),
+                l["text_truncated"].as_bool(),
+                l["text_chars"].as_u64()
+            ),
+            (Some("éééé"), Some(true), Some(10))
+        );
+        assert_eq!(line("r", &step, 10)["text_truncated"], false);
     }
 }

@@ -305,7 +305,7 @@ pub async fn run(
                 attempt.tool, attempt.error
             );
             return match st.best_output() {
-                Some(_) => stop(st, StoppedReason::ToolOutput, None, Some(error)),
+                Some(_) => stop(st, StoppedReason::ToolOutput, None, None),
                 None => stop(st, StoppedReason::Error, None, Some(error)),
             };
         }

@@ -33,7 +33,7 @@ pub(super) fn read(
     if !reply.tool_calls.is_empty() {
         return Read {
             calls: reply.tool_calls.clone(),
-            text: reply.content.clone(),
+            text: reply.content.trim().to_owned(),
             attempt: None,
             shape: Vec::new(),
         };
