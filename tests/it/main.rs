@@ -20,6 +20,7 @@ mod config;
 mod errors;
 mod lifecycle;
 mod limits;
+mod litellm_configs;
 mod mcp;
 mod messages;
 mod metrics;
