@@ -182,7 +182,13 @@ pub(super) fn validate(
         let key = secret(env, &path, Some(&k.key))?
             .ok_or_else(|| (path.clone(), "expected a key".to_owned()))?;
         for m in &k.models {
-            if !groups.contains(m.as_str()) {
+            // A wildcard entry, or a name a wildcard group serves, is a model too.
+            let known = groups.contains(m.as_str())
+                || crate::wildcard::is_pattern(m)
+                || groups
+                    .iter()
+                    .any(|g| crate::wildcard::captures(g, m).is_some());
+            if !known {
                 return Err((
                     format!("switchyard_settings.keys[{i}].models"),
                     format!("unknown model `{m}`"),

@@ -29,3 +29,4 @@ mod rescue;
 mod router;
 mod secrets;
 mod streaming;
+mod wildcards;
