@@ -8,10 +8,7 @@ use std::{io::Write as _, time::Duration};
 
 use serde_json::{Value, json};
 
-use crate::{
-    agent_replay::assert_roles_valid,
-    common::TestGateway,
-};
+use crate::{agent_replay::assert_roles_valid, common::TestGateway};
 
 /// Written straight to stderr, which the test harness does not capture, so it is seen.
 fn say(line: &str) {
