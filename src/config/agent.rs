@@ -8,12 +8,17 @@ use serde::Deserialize;
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct RawAgent {
+    #[serde(default, deserialize_with = "super::yaml11::opt_int")]
     max_iterations: Option<u32>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_float")]
     deadline_seconds: Option<f64>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_int")]
     token_budget: Option<u64>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_int")]
     loop_threshold: Option<u32>,
     escalate_to: Option<String>,
     aliases: BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_float")]
     heartbeat_seconds: Option<f64>,
     trace_path: Option<PathBuf>,
     trace_text_chars: Option<usize>,
@@ -35,9 +40,13 @@ struct RawTools {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct RawExec {
+    #[serde(default, deserialize_with = "super::yaml11::flag")]
     enabled: bool,
+    #[serde(default, deserialize_with = "super::yaml11::opt_float")]
     timeout_seconds: Option<f64>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_int")]
     max_output_bytes: Option<usize>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_int")]
     memory_mb: Option<u64>,
     allow: Vec<String>,
 }
@@ -46,7 +55,7 @@ struct RawExec {
 struct RawHttpTool {
     name: String,
     base_url: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::yaml11::flag")]
     forward_authorization: bool,
 }
 
