@@ -24,7 +24,7 @@ use tokio::sync::OnceCell;
 
 pub use envelope::{Envelope, StoppedReason};
 use model::StackModel;
-use run::{RunOptions, Sampling, Step};
+use run::{RunOptions, Step};
 use tools::{CallContext, Tool, Toolbox, exec::Exec};
 
 use crate::{
@@ -168,7 +168,7 @@ impl Agent {
                 .clone()
                 .or_else(|| s.escalate_to.clone())
                 .filter(|m| rt.models.get(m).is_some()),
-            sampling: Sampling {
+            sampling: run::Sampling {
                 max_tokens: o.max_tokens.unwrap_or(s.max_tokens).max(1),
                 temperature: o
                     .temperature
