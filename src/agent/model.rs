@@ -175,9 +175,9 @@ impl ModelCall for StackModel {
             Ok(ModelReply {
                 content,
                 tool_calls,
+                truncated,
                 prompt_tokens: usage.prompt_tokens,
                 completion_tokens: usage.completion_tokens,
-                truncated,
             })
         })
     }

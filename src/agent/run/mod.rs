@@ -61,12 +61,12 @@ pub struct ModelReply {
     pub content: String,
     /// Native tool calls.
     pub tool_calls: Vec<Call>,
+    /// Whether the reply was cut by `max_tokens` (`finish_reason: length`).
+    pub truncated: bool,
     /// Prompt tokens.
     pub prompt_tokens: u64,
     /// Completion tokens.
     pub completion_tokens: u64,
-    /// Whether the reply was cut by `max_tokens` (`finish_reason: length`).
-    pub truncated: bool,
 }
 
 /// A tool call.
