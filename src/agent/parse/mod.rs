@@ -28,10 +28,10 @@ pub struct TextCall {
     pub arguments: Value,
 }
 
-/// A reply that tries to call a known tool but could not be read.
+/// A reply that tries to call a tool but could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attempt {
-    /// The tool it names.
+    /// The tool it names (empty when it names none of the tools).
     pub tool: String,
     /// What was wrong.
     pub error: String,
@@ -213,33 +213,31 @@ fn as_call(mut map: Map<String, Value>, tools: &[&str]) -> Result<TextCall, Map<
     Ok(TextCall { name, arguments })
 }
 
-/// Whether `text`, which holds no readable call, clearly tries to call one of `tools`: it names
-/// the tool and has the marks of a call (a call tag, or a `name`/`arguments` key).
+/// Whether `text`, which holds no readable call, clearly tries to call a tool: it names one of
+/// `tools` and has the marks of a call (a call tag, a `name` or `arguments` key, or it opens
+/// with `{`); or, naming no tool, it has a call tag or both `name` and `arguments` keys.
 fn attempt(text: &str, tools: &[&str], error: Option<&ReadError>) -> Option<Attempt> {
     let lower = text.to_ascii_lowercase();
-    let marked = [
-        "<tool_call",
-        "<function",
-        "\"name\"",
-        "'name'",
+    let has = |marks: &[&str]| marks.iter().any(|m| lower.contains(m));
+    let tagged = has(&["<tool_call", "<function_call", "<functioncall"]);
+    let named = has(&["\"name\"", "'name'"]);
+    let argued = has(&[
         "\"arguments\"",
         "'arguments'",
-    ]
-    .iter()
-    .any(|m| lower.contains(m))
-        || text.trim_start().starts_with('{');
-    if !marked {
-        return None;
-    }
-    let tool = tools.iter().find(|t| names_word(text, t))?;
+        "\"parameters\"",
+        "'parameters'",
+    ]);
+    let marked = tagged || named || argued || text.trim_start().starts_with('{');
+    let tool = match tools.iter().find(|t| names_word(text, t)) {
+        Some(t) if marked => (*t).to_owned(),
+        None if tagged || (named && argued) => String::new(),
+        _ => return None,
+    };
     let error = match error {
         Some(e) => format!("it is not valid JSON ({e})"),
         None => "no JSON object with \"name\" and \"arguments\" was found".to_owned(),
     };
-    Some(Attempt {
-        tool: (*tool).to_owned(),
-        error,
-    })
+    Some(Attempt { tool, error })
 }
 
 /// Whether `word` occurs in `text` as a whole word.

@@ -178,6 +178,15 @@ fn an_unreadable_attempt_is_reported() {
     assert!(a.error.contains("not valid JSON"), "{}", a.error);
     let p = parse("<tool_call>exec_python(code=\"print(1)\")</tool_call>");
     assert_eq!(p.attempt.map(|a| a.tool), Some("exec_python".to_owned()));
+    // A call to a tool that is not there, garbled: still an attempt, not an answer.
+    for text in [
+        "<tool_call>{\"name\": \"calculator\", \"arguments\": {\"expr\": \"17*23\"</tool_call>",
+        "{\"name\": \"calculator\", \"arguments\": {\"expr\": \"\"17*23\"\"}}",
+        "<tool_call>{\"name\": \"calculator\"}</tool_call>",
+    ] {
+        let a = parse(text).attempt.expect(text);
+        assert_eq!(a.tool, "", "{text}");
+    }
 }
 
 #[test]

@@ -300,10 +300,7 @@ pub async fn run(
             if st.escalate(options, observe) {
                 continue;
             }
-            let error = format!(
-                "the model's call to `{}` could not be read: {}",
-                attempt.tool, attempt.error
-            );
+            let error = format!("the model's tool call could not be read: {}", attempt.error);
             return match st.best_output() {
                 Some(_) => stop(st, StoppedReason::ToolOutput, None, None),
                 None => stop(st, StoppedReason::Error, None, Some(error)),

@@ -85,14 +85,20 @@ pub(super) fn read(
 
 /// The one sentence that tells a model why its call could not be read.
 pub(super) fn correction(attempt: &Attempt, toolbox: &Toolbox) -> String {
-    let shape = toolbox.find(&attempt.tool).map_or_else(
-        || "{...}".to_owned(),
-        |t| expected_shape(&t.spec().parameters),
-    );
-    format!(
-        "Your last reply tried to call `{}` but could not be read because {}; to call the tool, reply with only {{\"name\": \"{}\", \"arguments\": {shape}}} as valid JSON, or else answer in plain text.",
-        attempt.tool, attempt.error, attempt.tool
-    )
+    match toolbox.find(&attempt.tool) {
+        Some(t) => format!(
+            "Your last reply tried to call `{}` but could not be read because {}; to call the tool, reply with only {{\"name\": \"{}\", \"arguments\": {}}} as valid JSON, or else answer in plain text.",
+            attempt.tool,
+            attempt.error,
+            attempt.tool,
+            expected_shape(&t.spec().parameters)
+        ),
+        None => format!(
+            "Your last reply tried to call a tool but could not be read because {}; to call a tool, reply with only {{\"name\": <the tool>, \"arguments\": {{...}}}} as valid JSON with one of these tools: {}, or else answer in plain text.",
+            attempt.error,
+            toolbox.names().join(", ")
+        ),
+    }
 }
 
 /// Arguments that are the tool's schema (`{"properties": {"code": …}}`) rather than values:

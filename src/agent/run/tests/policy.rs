@@ -340,3 +340,17 @@ async fn each_model_call_carries_the_runs_sampling() {
     .await;
     assert_eq!(*m.sampling.lock(), [sampling, sampling]);
 }
+
+#[tokio::test]
+async fn a_garbled_call_to_a_tool_that_is_not_there_is_corrected_with_the_real_tools() {
+    let m = scripted(vec![
+        text(
+            "<tool_call>{\"name\": \"calculator\", \"arguments\": {\"expr\": \"17*23\"</tool_call>",
+        ),
+        text("391"),
+    ]);
+    let (e, _) = go_python(&m, &options()).await;
+    assert_eq!((e.ok, e.final_answer.as_str()), (true, "391"));
+    let told = e.messages[2]["content"].as_str().unwrap();
+    assert!(told.contains("one of these tools: exec_python"), "{told}");
+}
