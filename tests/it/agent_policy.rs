@@ -154,6 +154,23 @@ async fn a_run_that_is_not_ok_says_so_on_the_chat_endpoint() {
         (Some(false), Some("loop_detected"))
     );
 
+    // No answer at all (an unreadable call, twice): a 502 that says why.
+    let model = MockUpstream::start(says(
+        "<tool_call>{\"name\": \"exec_python\", \"arguments\": {\"code\": \"print(\"x\")\"}}</tool_call>",
+    ))
+    .await;
+    let gw = TestGateway::start(&config(&model, "", "")).await;
+    let resp = http()
+        .post(gw.url("/v1/chat/completions"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 502);
+    assert_eq!(resp.headers()["x-switchyard-agent-stopped"], "error");
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "agent_failed", "{v}");
+
     // An ok run: `stop`, no header.
     let model = MockUpstream::start(says("It is 391.")).await;
     let gw = TestGateway::start(&config(&model, "", "")).await;
