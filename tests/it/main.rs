@@ -28,6 +28,7 @@ mod mcp;
 mod messages;
 mod metrics;
 mod providers;
+mod redis;
 mod rescue;
 mod router;
 mod secrets;
