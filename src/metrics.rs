@@ -2,8 +2,8 @@
 //! Label values come only from config names and bounded enums, never from request text or keys.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    CounterVec, Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::openai::Usage;
@@ -36,6 +36,7 @@ pub struct Metrics {
     cache: IntCounterVec,
     agent_runs: IntCounterVec,
     agent_tool_calls: IntCounterVec,
+    spend: CounterVec,
 }
 
 /// Pre-resolved handles for one model group (label lookups done once, at config load).
@@ -164,6 +165,13 @@ impl Metrics {
                 ),
                 &["tool", "outcome"],
             )?,
+            spend: CounterVec::new(
+                Opts::new(
+                    "switchyard_spend_usd_total",
+                    "What answers cost in USD, by model group, deployment and key (alias).",
+                ),
+                &["model", "deployment", "key"],
+            )?,
             registry,
         };
         let families: Vec<Box<dyn prometheus::core::Collector>> = vec![
@@ -182,6 +190,7 @@ impl Metrics {
             Box::new(m.cache.clone()),
             Box::new(m.agent_runs.clone()),
             Box::new(m.agent_tool_calls.clone()),
+            Box::new(m.spend.clone()),
         ];
         for family in families {
             m.registry.register(family)?;
@@ -232,6 +241,11 @@ impl Metrics {
     /// `switchyard_agent_runs_total{stopped_reason}` and `switchyard_agent_tool_calls_total{tool, outcome}`.
     pub fn agent(&self) -> (IntCounterVec, IntCounterVec) {
         (self.agent_runs.clone(), self.agent_tool_calls.clone())
+    }
+
+    /// `switchyard_spend_usd_total{model, deployment, key}`.
+    pub fn spend(&self) -> CounterVec {
+        self.spend.clone()
     }
 
     /// `switchyard_cache_requests_total{result}`.

@@ -13,7 +13,9 @@ use crate::{
     providers,
     proxy::ProxyService,
     router::{Deployment, ModelGroup, state::DeploymentState},
+    spend::Spend,
     stack,
+    state::spend::{self, SpendStore},
     upstream::HttpClient,
 };
 
@@ -23,6 +25,8 @@ pub struct AppState {
     /// Metric families.
     pub metrics: Metrics,
     client: HttpClient,
+    /// Spend counters: kept across reloads (a reload must not forget what keys spent).
+    spend_store: Arc<dyn SpendStore>,
     config_path: Option<PathBuf>,
     env: Arc<dyn Env>,
 }
@@ -39,6 +43,8 @@ pub struct Runtime {
     pub parallel: Arc<tokio::sync::Semaphore>,
     /// Agent mode.
     pub agent: Arc<Agent>,
+    /// Prices, budgets and spend.
+    pub spend: Arc<Spend>,
 }
 
 /// Public model name -> group, plus the names in config order.
@@ -58,11 +64,13 @@ impl AppState {
         metrics: Metrics,
         client: HttpClient,
     ) -> Result<Self, ConfigError> {
-        let runtime = Runtime::build(config, &metrics, &client)?;
+        let spend_store: Arc<dyn SpendStore> = Arc::new(spend::InProcess::new());
+        let runtime = Runtime::build(config, &metrics, &client, &spend_store)?;
         Ok(Self {
             runtime: ArcSwap::from_pointee(runtime),
             metrics,
             client,
+            spend_store,
             config_path,
             env,
         })
@@ -76,7 +84,7 @@ impl AppState {
     /// Re-reads the config and swaps the runtime; on error the old one stays in force.
     pub fn reload(&self) -> Result<Vec<Warning>, ConfigError> {
         let (config, warnings) = config::load(self.config_path.as_deref(), &*self.env)?;
-        let runtime = Runtime::build(config, &self.metrics, &self.client)?;
+        let runtime = Runtime::build(config, &self.metrics, &self.client, &self.spend_store)?;
         self.runtime.store(Arc::new(runtime));
         Ok(warnings)
     }
@@ -90,6 +98,7 @@ impl Runtime {
         config: Config,
         metrics: &Metrics,
         client: &HttpClient,
+        spend_store: &Arc<dyn SpendStore>,
     ) -> Result<Self, ConfigError> {
         let mut by_name: Vec<(Arc<str>, Vec<Arc<Deployment>>)> = Vec::new();
         for (i, cfg) in config.deployments.iter().enumerate() {
@@ -123,7 +132,8 @@ impl Runtime {
             })
             .collect();
         let models = Arc::new(ModelTable { groups, names });
-        let stack = stack::build(&config, models.clone(), metrics);
+        let spend = Arc::new(Spend::new(&config, spend_store.clone(), metrics.spend()));
+        let stack = stack::build(&config, models.clone(), metrics, spend.clone());
         let parallel = Arc::new(tokio::sync::Semaphore::new(config.max_parallel_requests));
         let (runs, tool_calls) = metrics.agent();
         let agent = Arc::new(Agent::new(
@@ -137,6 +147,7 @@ impl Runtime {
             stack,
             parallel,
             agent,
+            spend,
             config,
         })
     }

@@ -17,6 +17,7 @@ use crate::{
     proxy::{ProxyRequest, ProxyResponse, ReplyBody},
     retry::{Backoff, Decision, FallbackKind, classify},
     runtime::ModelTable,
+    spend::Spend,
 };
 
 /// Counters the router feeds.
@@ -40,6 +41,8 @@ struct Shared {
     models: Arc<ModelTable>,
     metrics: RouterMetrics,
     backoff: Backoff,
+    /// Model-group budgets: a spent group is skipped like a cooled-down one.
+    budgets: Option<Arc<Spend>>,
 }
 
 /// Routes one request: attempts, retries, cooldowns, fallbacks, deadline.
@@ -78,7 +81,21 @@ impl RouterLayer {
                 models,
                 metrics,
                 backoff,
+                budgets: None,
             }),
+        }
+    }
+
+    /// Skips model groups whose `model_info.max_budget` is spent (then their fallbacks serve).
+    pub fn with_group_budgets(self, budgets: Option<Arc<Spend>>) -> Self {
+        match Arc::try_unwrap(self.shared) {
+            Ok(mut shared) => {
+                shared.budgets = budgets;
+                Self {
+                    shared: Arc::new(shared),
+                }
+            }
+            Err(shared) => Self { shared },
         }
     }
 }
@@ -150,6 +167,15 @@ where
                     .inc();
             }
             previous = Some(group.name.clone());
+            if let Some(budgets) = &self.shared.budgets {
+                if let Err(spent) = budgets.admit_group(&group.name).await {
+                    chain.on_failure(FallbackKind::General);
+                    if last.as_ref().is_none_or(|_| spent.deployment().is_some()) {
+                        last = Some(spent);
+                    }
+                    continue;
+                }
+            }
             match self
                 .run_group(&request, group, deadline, &mut attempts)
                 .await
