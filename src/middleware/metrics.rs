@@ -16,11 +16,8 @@ use crate::{
     metrics::InFlight,
     pricing::usd,
     proxy::{ProxyRequest, ProxyResponse, ReplyBody},
-    spend::{Payer, Spend},
+    spend::{COST_HEADERS, Payer, Spend},
 };
-
-/// The cost of the answer in USD (JSON answers), and LiteLLM's name for it.
-pub const COST_HEADERS: [&str; 2] = ["x-switchyard-response-cost", "x-litellm-response-cost"];
 
 /// Wires [`Metrics`].
 #[derive(Debug, Clone)]

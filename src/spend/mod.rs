@@ -19,6 +19,9 @@ use crate::{
     state::spend::{Charge, Counter, SpendStore, Spent, StoreError},
 };
 
+/// The cost of an answer in USD (JSON answers), and LiteLLM's name for it.
+pub const COST_HEADERS: [&str; 2] = ["x-switchyard-response-cost", "x-litellm-response-cost"];
+
 /// Who pays for a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Payer {
@@ -231,6 +234,20 @@ impl std::fmt::Debug for Spend {
             .field("keys", &self.keys.len())
             .field("groups", &self.groups.len())
             .finish()
+    }
+}
+
+/// The micro-dollars of a `x-switchyard-response-cost` header the metrics layer set (an exact
+/// six-place decimal), 0 without one.
+pub fn cost_from_headers(headers: &http::HeaderMap) -> u64 {
+    let Some(text) = headers.get(COST_HEADERS[0]).and_then(|v| v.to_str().ok()) else {
+        return 0;
+    };
+    let (whole, frac) = text.split_once('.').unwrap_or((text, "0"));
+    let frac = format!("{frac:0<6}");
+    match (whole.parse::<u64>(), frac.get(..6).map(str::parse::<u64>)) {
+        (Ok(w), Some(Ok(f))) => w.saturating_mul(1_000_000).saturating_add(f),
+        _ => 0,
     }
 }
 

@@ -27,4 +27,5 @@ mod providers;
 mod rescue;
 mod router;
 mod secrets;
+mod spend;
 mod streaming;

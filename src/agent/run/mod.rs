@@ -41,6 +41,8 @@ pub struct ModelReply {
     pub prompt_tokens: u64,
     /// Completion tokens.
     pub completion_tokens: u64,
+    /// What the call cost, micro-dollars.
+    pub cost_micros: u64,
 }
 
 /// A tool call.
@@ -156,6 +158,7 @@ pub async fn run(
         st.metrics.iterations += 1;
         st.metrics.prompt_tokens += reply.prompt_tokens;
         st.metrics.completion_tokens += reply.completion_tokens;
+        st.metrics.cost_micros += reply.cost_micros;
         st.metrics.used_model = st.model.clone();
         let (calls, text) = match (reply.tool_calls.is_empty(), nudged_now) {
             (false, _) => (reply.tool_calls, reply.content),
