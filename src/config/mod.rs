@@ -5,6 +5,7 @@ mod agent;
 mod budget;
 mod env;
 mod litellm;
+mod redis;
 mod validate;
 
 use std::{collections::HashMap, fmt, path::Path, sync::Arc, time::Duration};
@@ -46,6 +47,8 @@ pub struct Config {
     pub pricing: Arc<PriceTable>,
     /// Model group -> its budget (`model_info.max_budget`).
     pub group_budgets: HashMap<String, Budget>,
+    /// Where shared state lives (SPEC §10); `None`: every replica keeps its own.
+    pub redis: Option<crate::state::redis::RedisSettings>,
 }
 
 /// One deployment (`model_list` entry), resolved.

@@ -4,11 +4,15 @@
 //!
 //! The in-process store counts per process; the Redis store counts for the whole fleet.
 
+mod redis;
+
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use futures_util::future::BoxFuture;
 use parking_lot::Mutex;
 use tokio::time::Instant;
+
+pub use self::redis::RedisSpend;
 
 /// Where spend lives.
 pub trait SpendStore: Send + Sync {
