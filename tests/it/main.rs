@@ -28,4 +28,5 @@ mod rescue;
 mod router;
 mod secrets;
 mod spend;
+mod spend_fleet;
 mod streaming;
