@@ -7,7 +7,8 @@
 //!   -> request id + trace span            middleware/request_id.rs
 //!   (-> /v1/messages: Anthropic -> OpenAI  api/messages.rs, messages/; the answer translated back)
 //!   -> body limit + parse once            api/forward.rs (JsonBody: raw members, no re-serialisation)
-//!   -> metrics                            middleware/metrics.rs
+//!   -> metrics (+ each answer's cost)     middleware/metrics.rs, spend/, pricing/
+//!   -> key budget                         middleware/budget.rs
 //!   -> router: group -> deployment        router/
 //!   -> attempt: timeout + adapter         attempt.rs, providers/ (openai_compat profiles, anthropic, mock)
 //!   -> pooled hyper client (rustls)       upstream.rs
