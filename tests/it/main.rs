@@ -32,5 +32,7 @@ mod redis;
 mod rescue;
 mod router;
 mod secrets;
+mod spend;
+mod spend_fleet;
 mod streaming;
 mod wildcards;
