@@ -2,8 +2,8 @@
 //! Label values come only from config names and bounded enums, never from request text or keys.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    CounterVec, Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::openai::Usage;
@@ -36,6 +36,10 @@ pub struct Metrics {
     cache: IntCounterVec,
     agent_runs: IntCounterVec,
     agent_tool_calls: IntCounterVec,
+    spend: CounterVec,
+    redis_up: IntGauge,
+    redis_duration: HistogramVec,
+    redis_errors: IntCounterVec,
 }
 
 /// Pre-resolved handles for one model group (label lookups done once, at config load).
@@ -164,6 +168,38 @@ impl Metrics {
                 ),
                 &["tool", "outcome"],
             )?,
+            spend: CounterVec::new(
+                Opts::new(
+                    "switchyard_spend_usd_total",
+                    "What answers cost in USD, by model group, deployment and key (alias).",
+                ),
+                &["model", "deployment", "key"],
+            )?,
+            redis_up: IntGauge::new(
+                "switchyard_redis_up",
+                "1 while the shared-state Redis answers, 0 while it is down or not configured.",
+            )?,
+            redis_duration: HistogramVec::new(
+                HistogramOpts::new(
+                    "switchyard_redis_command_duration_seconds",
+                    "Duration of one Redis round trip, by operation.",
+                )
+                .buckets(
+                    OVERHEAD_BUCKETS
+                        .iter()
+                        .copied()
+                        .chain([0.1, 0.25, 0.5, 1.0])
+                        .collect(),
+                ),
+                &["op"],
+            )?,
+            redis_errors: IntCounterVec::new(
+                Opts::new(
+                    "switchyard_redis_errors_total",
+                    "Redis calls that failed, by operation and kind (timeout, connection, unavailable, server).",
+                ),
+                &["op", "kind"],
+            )?,
             registry,
         };
         let families: Vec<Box<dyn prometheus::core::Collector>> = vec![
@@ -182,6 +218,10 @@ impl Metrics {
             Box::new(m.cache.clone()),
             Box::new(m.agent_runs.clone()),
             Box::new(m.agent_tool_calls.clone()),
+            Box::new(m.spend.clone()),
+            Box::new(m.redis_up.clone()),
+            Box::new(m.redis_duration.clone()),
+            Box::new(m.redis_errors.clone()),
         ];
         for family in families {
             m.registry.register(family)?;
@@ -190,6 +230,15 @@ impl Metrics {
             m.rate_limited.with_label_values(&[scope]);
         }
         Ok(m)
+    }
+
+    /// Handles for Redis calls.
+    pub fn redis(&self) -> crate::state::redis::RedisMetrics {
+        crate::state::redis::RedisMetrics {
+            up: self.redis_up.clone(),
+            duration: self.redis_duration.clone(),
+            errors: self.redis_errors.clone(),
+        }
     }
 
     /// Handles for a model group (use `unknown` for names not in the config).
@@ -232,6 +281,11 @@ impl Metrics {
     /// `switchyard_agent_runs_total{stopped_reason}` and `switchyard_agent_tool_calls_total{tool, outcome}`.
     pub fn agent(&self) -> (IntCounterVec, IntCounterVec) {
         (self.agent_runs.clone(), self.agent_tool_calls.clone())
+    }
+
+    /// `switchyard_spend_usd_total{model, deployment, key}`.
+    pub fn spend(&self) -> CounterVec {
+        self.spend.clone()
     }
 
     /// `switchyard_cache_requests_total{result}`.

@@ -1,6 +1,7 @@
 //! Process state: the metrics registry and HTTP client live for the whole process; the `Runtime`
 //! (config, model table, stack) is swapped whole on reload, so in-flight requests finish on the
-//! runtime they started with.
+//! runtime they started with. The Redis handle (shared state, SPEC §10) is process state too: a
+//! reload keeps it, and replaces it only when the Redis settings change.
 
 use std::{collections::HashMap, path::PathBuf, sync::Arc};
 
@@ -13,7 +14,12 @@ use crate::{
     providers,
     proxy::ProxyService,
     router::{Deployment, ModelGroup, state::DeploymentState},
+    spend::Spend,
     stack,
+    state::{
+        redis::Redis,
+        spend::{self, RedisSpend, SpendStore},
+    },
     upstream::HttpClient,
     wildcard,
 };
@@ -24,8 +30,13 @@ pub struct AppState {
     /// Metric families.
     pub metrics: Metrics,
     client: HttpClient,
+    /// This process's spend counters: kept across reloads (a reload must not forget what keys
+    /// spent); with Redis, what the replica falls back to while Redis is down.
+    spend_local: Arc<spend::InProcess>,
     config_path: Option<PathBuf>,
     env: Arc<dyn Env>,
+    /// The Redis connection, kept across reloads while its settings stay the same.
+    redis: parking_lot::Mutex<Option<Redis>>,
 }
 
 /// Everything derived from one config.
@@ -40,6 +51,10 @@ pub struct Runtime {
     pub parallel: Arc<tokio::sync::Semaphore>,
     /// Agent mode.
     pub agent: Arc<Agent>,
+    /// Prices, budgets and spend.
+    pub spend: Arc<Spend>,
+    /// Shared state's Redis, when configured (`state::*` stores use it).
+    pub redis: Option<Redis>,
 }
 
 /// Public model name -> group, plus the names in config order. Names with `*` are wildcard
@@ -61,13 +76,17 @@ impl AppState {
         metrics: Metrics,
         client: HttpClient,
     ) -> Result<Self, ConfigError> {
-        let runtime = Runtime::build(config, &metrics, &client)?;
+        let spend_local = Arc::new(spend::InProcess::new());
+        let redis = connect(&config, None, &metrics)?;
+        let runtime = Runtime::build(config, &metrics, &client, &spend_local, redis.clone())?;
         Ok(Self {
             runtime: ArcSwap::from_pointee(runtime),
             metrics,
             client,
+            spend_local,
             config_path,
             env,
+            redis: parking_lot::Mutex::new(redis),
         })
     }
 
@@ -79,10 +98,45 @@ impl AppState {
     /// Re-reads the config and swaps the runtime; on error the old one stays in force.
     pub fn reload(&self) -> Result<Vec<Warning>, ConfigError> {
         let (config, warnings) = config::load(self.config_path.as_deref(), &*self.env)?;
-        let runtime = Runtime::build(config, &self.metrics, &self.client)?;
+        let mut held = self.redis.lock();
+        let redis = connect(&config, held.as_ref(), &self.metrics)?;
+        let runtime = Runtime::build(
+            config,
+            &self.metrics,
+            &self.client,
+            &self.spend_local,
+            redis.clone(),
+        )?;
         self.runtime.store(Arc::new(runtime));
+        *held = redis;
         Ok(warnings)
     }
+
+    /// The Redis connection in force, if any.
+    pub fn redis(&self) -> Option<Redis> {
+        self.redis.lock().clone()
+    }
+}
+
+/// The Redis handle for `config`: `current` when its settings are unchanged, else a new one.
+fn connect(
+    config: &Config,
+    current: Option<&Redis>,
+    metrics: &Metrics,
+) -> Result<Option<Redis>, ConfigError> {
+    let Some(settings) = &config.redis else {
+        metrics.redis().up.set(0);
+        return Ok(None);
+    };
+    if let Some(redis) = current.filter(|r| r.settings() == settings) {
+        return Ok(Some(redis.clone()));
+    }
+    let redis = Redis::new(settings, metrics.redis()).map_err(|e| ConfigError {
+        origin: config.origin.clone(),
+        path: "router_settings.redis_url".into(),
+        message: e.to_string(),
+    })?;
+    Ok(Some(redis))
 }
 
 // === impl Runtime ===
@@ -93,6 +147,8 @@ impl Runtime {
         config: Config,
         metrics: &Metrics,
         client: &HttpClient,
+        spend_local: &Arc<spend::InProcess>,
+        redis: Option<Redis>,
     ) -> Result<Self, ConfigError> {
         let mut by_name: Vec<(Arc<str>, Vec<Arc<Deployment>>)> = Vec::new();
         for (i, cfg) in config.deployments.iter().enumerate() {
@@ -126,7 +182,19 @@ impl Runtime {
             })
             .collect();
         let models = Arc::new(ModelTable::from_parts(groups, names));
-        let stack = stack::build(&config, models.clone(), metrics);
+        // Spend is counted in Redis when it is configured (once for the fleet), else here.
+        let spend_store: Arc<dyn SpendStore> = match &redis {
+            Some(r) => Arc::new(RedisSpend::new(r.clone(), spend_local.clone())),
+            None => spend_local.clone(),
+        };
+        let spend = Arc::new(Spend::new(&config, spend_store, metrics.spend()));
+        let stack = stack::build(
+            &config,
+            models.clone(),
+            metrics,
+            redis.as_ref(),
+            spend.clone(),
+        );
         let parallel = Arc::new(tokio::sync::Semaphore::new(config.max_parallel_requests));
         let (runs, tool_calls) = metrics.agent();
         let agent = Arc::new(Agent::new(
@@ -140,7 +208,9 @@ impl Runtime {
             stack,
             parallel,
             agent,
+            spend,
             config,
+            redis,
         })
     }
 }

@@ -6,6 +6,7 @@ mod health;
 mod messages;
 mod models;
 mod prometheus;
+mod spend;
 
 use std::sync::Arc;
 
@@ -33,6 +34,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             .route("/embeddings", post(forward::embeddings))
             .route("/v1/models", get(models::list))
             .route("/agent/run", post(agent::run))
+            .route("/key/info", get(spend::key_info))
+            .route("/spend/keys", get(spend::keys))
             .route("/models", get(models::list)),
         &state,
     );

@@ -146,13 +146,7 @@ pub(super) fn validate(
             // LiteLLM's other cache types (disk, s3, qdrant-semantic, redis-semantic...) are
             // served by the nearest one switchyard has: the exact-match in-process cache.
             let kind = match kind.as_str() {
-                "local" => kind,
-                "redis" => {
-                    warnings.push(Warning(format!(
-                        "{origin}: `litellm_settings.cache_params.type: redis` is not implemented yet; using the in-process cache"
-                    )));
-                    kind
-                }
+                "local" | "redis" => kind,
                 other => {
                     warnings.push(Warning(format!(
                         "{origin}: `litellm_settings.cache_params.type: {other}` is not implemented by switchyard; using the in-process exact-match cache (`local`) instead"
@@ -200,9 +194,24 @@ pub(super) fn validate(
             models: k.models.clone(),
             rpm_limit: k.rpm_limit,
             tpm_limit: k.tpm_limit,
+            alias: k.key_alias.clone(),
+            budget: super::budget::budget(
+                &format!("switchyard_settings.keys[{i}]"),
+                k.max_budget,
+                k.budget_duration.as_deref(),
+            )?,
         });
     }
+    super::budget::check_aliases(&keys)?;
+    let group_budgets = super::budget::group_budgets(&raw.model_list, &deployments)?;
+    let pricing = super::budget::pricing(raw.switchyard_settings.pricing_file.as_deref())?;
     let agent = super::agent::resolve(raw_agent, &groups)?;
+    let redis = super::redis::resolve_settings(&raw, origin, env, warnings)?;
+    if redis.is_none() && cache.as_ref().is_some_and(|c| c.kind == "redis") {
+        warnings.push(Warning(format!(
+            "{origin}: `litellm_settings.cache_params.type: redis` names no server (host, url, or REDIS_HOST/REDIS_URL); using the in-process cache"
+        )));
+    }
     Ok(Config {
         origin: origin.to_owned(),
         deployments,
@@ -218,11 +227,14 @@ pub(super) fn validate(
         max_parallel_requests: gs.max_parallel_requests.map_or(2048, |n| n as usize),
         metrics_require_key: raw.switchyard_settings.metrics_require_key.unwrap_or(false),
         agent,
+        redis,
         drain_timeout: seconds(
             "switchyard_settings.drain_timeout_seconds",
             raw.switchyard_settings.drain_timeout_seconds,
         )?
         .unwrap_or(Duration::from_secs(30)),
+        pricing,
+        group_budgets,
     })
 }
 
@@ -344,6 +356,7 @@ fn deployment(
             .or(entry.model_info.output_cost_per_token),
         supports_assistant_prefill: entry.model_info.supports_assistant_prefill,
         embedding_only: entry.model_info.mode.as_deref() == Some("embedding"),
+        base_model: entry.model_info.base_model.clone(),
         mock,
     }))
 }

@@ -7,4 +7,4 @@ pub mod stream;
 pub mod wire;
 
 pub use body::{JsonBody, Rewrite};
-pub use chat::{ChatView, Usage};
+pub use chat::{ChatView, PromptTokensDetails, Usage};

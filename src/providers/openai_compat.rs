@@ -341,6 +341,7 @@ mod tests {
             output_cost_per_token: None,
             supports_assistant_prefill: None,
             embedding_only: false,
+            base_model: None,
             mock: MockParams::default(),
         };
         (profile, cfg)
