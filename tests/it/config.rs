@@ -78,6 +78,7 @@ fn the_litellm_fixture_loads_with_warnings() {
         .env("OPENAI_API_KEY", "a")
         .env("AZURE_API_BASE", "https://x.openai.azure.com")
         .env("AZURE_API_KEY", "b")
+        .env("REDIS_HOST", "127.0.0.1")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
