@@ -17,6 +17,7 @@ pub(crate) struct RawAgent {
     heartbeat_seconds: Option<f64>,
     trace_path: Option<PathBuf>,
     tools: RawTools,
+    sandbox: RawSandbox,
     http_tools: Vec<RawHttpTool>,
     mcp_servers: Vec<RawMcpServer>,
 }
@@ -35,7 +36,26 @@ struct RawExec {
     timeout_seconds: Option<f64>,
     max_output_bytes: Option<usize>,
     memory_mb: Option<u64>,
+    max_processes: Option<u32>,
+    network: bool,
     allow: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawSandbox {
+    user: Option<IdSpec>,
+    group: Option<IdSpec>,
+}
+
+/// A user or group: a name or a numeric id.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum IdSpec {
+    /// A numeric id.
+    Id(u32),
+    /// A name looked up in the system's user or group database.
+    Name(String),
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,6 +98,8 @@ pub struct AgentSettings {
     pub exec_python: Option<ExecSettings>,
     /// `exec_shell`, when enabled.
     pub exec_shell: Option<ExecSettings>,
+    /// Who runs the exec tools (SPEC §15).
+    pub sandbox: SandboxSettings,
     /// HTTP tool hosts.
     pub http_tools: Vec<HttpToolSettings>,
     /// MCP servers.
@@ -91,10 +113,24 @@ pub struct ExecSettings {
     pub timeout: Duration,
     /// Cap on captured stdout and on stderr.
     pub max_output_bytes: usize,
-    /// Address-space limit.
+    /// Address-space limit, per process.
     pub memory_mb: u64,
+    /// Processes (and threads) the program may have at once.
+    pub max_processes: u32,
+    /// Whether the program shares the host's network (off: its own empty network namespace).
+    pub network: bool,
     /// `exec_shell`: the programs it may run.
     pub allow: Vec<String>,
+}
+
+/// `switchyard_settings.agent.sandbox`: the user the exec tools run as.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SandboxSettings {
+    /// The user to drop to (default when the gateway runs as root: `nobody`, else none: the
+    /// gateway's own user inside a user namespace).
+    pub user: Option<IdSpec>,
+    /// Its group (default: the user's primary group, or the gid equal to a numeric uid).
+    pub group: Option<IdSpec>,
 }
 
 /// An HTTP tool host.
@@ -139,6 +175,7 @@ impl Default for AgentSettings {
             trace_path: None,
             exec_python: None,
             exec_shell: None,
+            sandbox: SandboxSettings::default(),
             http_tools: Vec::new(),
             mcp_servers: Vec::new(),
         }
@@ -178,6 +215,8 @@ pub(crate) fn resolve(
                 )?,
                 max_output_bytes: raw.max_output_bytes.unwrap_or(65_536).clamp(256, 16 << 20),
                 memory_mb: raw.memory_mb.unwrap_or(512).clamp(16, 1 << 20),
+                max_processes: raw.max_processes.unwrap_or(64).clamp(1, 4096),
+                network: raw.network,
                 allow: raw.allow,
             }))
         };
@@ -235,6 +274,10 @@ pub(crate) fn resolve(
         trace_path: raw.trace_path,
         exec_python: exec("exec_python", raw.tools.exec_python)?,
         exec_shell: exec("exec_shell", raw.tools.exec_shell)?,
+        sandbox: SandboxSettings {
+            user: raw.sandbox.user,
+            group: raw.sandbox.group,
+        },
         http_tools,
         mcp_servers,
     })

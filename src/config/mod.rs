@@ -8,7 +8,10 @@ mod validate;
 
 use std::{collections::HashMap, fmt, path::Path, time::Duration};
 
-pub use agent::{AgentSettings, ExecSettings, HttpToolSettings, McpServerSettings, McpTransport};
+pub use agent::{
+    AgentSettings, ExecSettings, HttpToolSettings, IdSpec, McpServerSettings, McpTransport,
+    SandboxSettings,
+};
 pub use env::{Env, ProcessEnv};
 
 use crate::{providers::ProviderKind, secret::Secret};

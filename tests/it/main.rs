@@ -26,5 +26,6 @@ mod metrics;
 mod providers;
 mod rescue;
 mod router;
+mod sandbox;
 mod secrets;
 mod streaming;
