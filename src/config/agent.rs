@@ -46,6 +46,7 @@ struct RawExec {
 struct RawSandbox {
     user: Option<IdSpec>,
     group: Option<IdSpec>,
+    uids: Option<u32>,
 }
 
 /// A user or group: a name or a numeric id.
@@ -124,13 +125,27 @@ pub struct ExecSettings {
 }
 
 /// `switchyard_settings.agent.sandbox`: the user the exec tools run as.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SandboxSettings {
     /// The user to drop to (default when the gateway runs as root: `nobody`, else none: the
     /// gateway's own user inside a user namespace).
     pub user: Option<IdSpec>,
     /// Its group (default: the user's primary group, or the gid equal to a numeric uid).
     pub group: Option<IdSpec>,
+    /// With more than 1 (as root), each call runs as a uid of its own from `user`'s uid on
+    /// (`uid .. uid + uids`), so that calls never share a process budget; at most `uids` calls
+    /// run at once, the others wait.
+    pub uids: u32,
+}
+
+impl Default for SandboxSettings {
+    fn default() -> Self {
+        Self {
+            user: None,
+            group: None,
+            uids: 1,
+        }
+    }
 }
 
 /// An HTTP tool host.
@@ -277,6 +292,7 @@ pub(crate) fn resolve(
         sandbox: SandboxSettings {
             user: raw.sandbox.user,
             group: raw.sandbox.group,
+            uids: raw.sandbox.uids.unwrap_or(1).clamp(1, 65_536),
         },
         http_tools,
         mcp_servers,

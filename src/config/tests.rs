@@ -226,9 +226,10 @@ fn the_exec_sandbox_settings_resolve_with_defaults() {
         ("61000", IdSpec::Id(61_000)),
     ] {
         let (c, _) = ok(&format!(
-            "{ONE}switchyard_settings:\n  agent:\n    sandbox: {{ user: {user}, group: nogroup }}\n"
+            "{ONE}switchyard_settings:\n  agent:\n    sandbox: {{ user: {user}, group: nogroup, uids: 8 }}\n"
         ));
         assert_eq!(c.agent.sandbox.user, Some(want));
+        assert_eq!(c.agent.sandbox.uids, 8);
         assert_eq!(c.agent.sandbox.group, Some(IdSpec::Name("nogroup".into())));
     }
 }

@@ -21,7 +21,7 @@ use crate::config::ExecSettings;
 
 mod sandbox;
 
-pub use sandbox::{Sandbox, SandboxError};
+pub use sandbox::{Lease, Sandbox, SandboxError};
 
 /// A sandbox established at start, or why the exec tools are refused.
 pub type Established = Result<Arc<Sandbox>, SandboxError>;
@@ -169,9 +169,10 @@ pub async fn run(
     settings: &ExecSettings,
     sandbox: &Sandbox,
 ) -> std::io::Result<ExecResult> {
+    let lease = sandbox.lease().await?;
     let dir = TempDir::create()?;
-    sandbox.own(&dir.0)?;
-    run_in(&dir.0, argv, settings, sandbox).await
+    sandbox.own(&lease, &dir.0)?;
+    run_in(&dir.0, argv, settings, sandbox, &lease).await
 }
 
 /// A call's directory, removed when the call ends or its future is dropped.
@@ -182,6 +183,7 @@ async fn run_in(
     argv: &[String],
     s: &ExecSettings,
     sandbox: &Sandbox,
+    lease: &Lease<'_>,
 ) -> std::io::Result<ExecResult> {
     let home = dir.to_string_lossy();
     let env = [
@@ -191,7 +193,7 @@ async fn run_in(
         ("LANG", "C.UTF-8"),
         ("PYTHONDONTWRITEBYTECODE", "1"),
     ];
-    let mut cmd = Command::from(sandbox.command(argv, dir, &env, s));
+    let mut cmd = Command::from(sandbox.command(lease, argv, dir, &env, s));
     // Killing bubblewrap (its monitor is this child) kills the PID namespace's init
     // (--die-with-parent), and with it every process in the sandbox, whatever session it is in.
     cmd.stdout(Stdio::piped())

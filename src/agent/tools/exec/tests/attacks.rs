@@ -261,3 +261,53 @@ async fn signalling_the_gateway_or_its_other_processes_is_refused() {
     victim.kill().unwrap();
     victim.wait().unwrap();
 }
+
+#[tokio::test]
+async fn with_a_uid_per_call_a_fork_bomb_does_not_starve_a_concurrent_call() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIPPED: a uid per call needs root");
+        return;
+    }
+    let settings_for = |uids| SandboxSettings {
+        user: Some(IdSpec::Id(61_020)),
+        uids,
+        ..SandboxSettings::default()
+    };
+    let sandbox = match Sandbox::establish(&settings_for(2)) {
+        Ok(s) => Arc::new(s),
+        Err(e @ SandboxError::KernelLacks(..)) => {
+            eprintln!("SKIPPED (the kernel lacks a feature the sandbox needs): {e}");
+            return;
+        }
+        Err(e) => panic!("the exec sandbox cannot be established on this host: {e}"),
+    };
+    let m = marker();
+    // Fills its budget, then holds it until its timeout.
+    let bomb = format!(
+        "import os, time\nn = 0\nwhile n < 200:\n    try:\n        pid = os.fork()\n    except OSError:\n        break\n    if pid == 0:\n        os.execv('/bin/sleep', ['sleep', '{m}'])\n    n += 1\ntime.sleep(60)"
+    );
+    let mut s = settings(Duration::from_secs(8), 4096);
+    s.max_processes = 8;
+    let bombing = {
+        let (s, sandbox) = (s.clone(), sandbox.clone());
+        tokio::spawn(async move { python_in(&bomb, s, sandbox).await })
+    };
+    let until = tokio::time::Instant::now() + Duration::from_secs(10);
+    while running(&m).len() < 6 && tokio::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(running(&m).len() >= 6, "the bomb filled its budget");
+    let r = python_in("print('ok')", s, sandbox).await;
+    assert_eq!(
+        (r["rc"].as_i64(), r["stdout"].as_str()),
+        (Some(0), Some("ok\n")),
+        "{r:#}"
+    );
+    assert!(
+        !bombing.is_finished(),
+        "the bomb still held its budget meanwhile"
+    );
+    let r = bombing.await.unwrap();
+    assert_eq!(r["timed_out"], true);
+    assert!(all_gone(&m, Duration::from_secs(5)).await);
+}

@@ -27,7 +27,10 @@ fn sandbox_as(uid: Option<u32>) -> Option<Arc<Sandbox>> {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(62_000);
     let uid = uid.unwrap_or_else(|| NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
     let user = nix::unistd::geteuid().is_root().then_some(IdSpec::Id(uid));
-    match Sandbox::establish(&SandboxSettings { user, group: None }) {
+    match Sandbox::establish(&SandboxSettings {
+        user,
+        ..SandboxSettings::default()
+    }) {
         Ok(s) => Some(Arc::new(s)),
         Err(e @ SandboxError::KernelLacks(..)) => {
             eprintln!("SKIPPED (the kernel lacks a feature the sandbox needs): {e}");
@@ -149,7 +152,7 @@ async fn dropping_a_call_kills_its_sandbox() {
 async fn as_root_without_an_unprivileged_user_the_tools_are_refused() {
     let refused = Sandbox::establish(&SandboxSettings {
         user: Some(IdSpec::Id(0)),
-        group: None,
+        ..SandboxSettings::default()
     });
     assert!(matches!(refused, Err(SandboxError::Root)), "{refused:?}");
     let tool = Exec::python(

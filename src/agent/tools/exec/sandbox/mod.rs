@@ -11,9 +11,12 @@ use std::{
     time::Duration,
 };
 
-use nix::unistd::{Group, Uid, User, geteuid};
+use crate::config::{ExecSettings, SandboxSettings};
 
-use crate::config::{ExecSettings, IdSpec, SandboxSettings};
+mod users;
+
+pub use users::Lease;
+use users::{Identity, Pool, identity};
 
 /// An established sandbox: who runs the tools and with which bubblewrap.
 #[derive(Debug)]
@@ -23,6 +26,8 @@ pub struct Sandbox {
     /// `--disable-userns` (bubblewrap 0.8+): no nested user namespaces in the sandbox.
     disable_userns: bool,
     identity: Identity,
+    /// `sandbox.uids` > 1: a uid of its own per call.
+    pool: Option<Pool>,
 }
 
 /// Why the exec tools are refused on this host.
@@ -41,6 +46,9 @@ pub enum SandboxError {
         "the gateway runs as uid {0}, not root, so it cannot switch to switchyard_settings.agent.sandbox.user (uid {1}); unset it to run tools as uid {0} inside a user namespace"
     )]
     CannotSwitch(u32, u32),
+    /// `uids` > 1 without root, or a range that does not fit.
+    #[error("switchyard_settings.agent.sandbox.uids: {0}")]
+    Uids(String),
     /// No bubblewrap.
     #[error(
         "bubblewrap (`bwrap`) is not installed; install it (Debian/Ubuntu: apt-get install bubblewrap)"
@@ -54,15 +62,6 @@ pub enum SandboxError {
         "bubblewrap cannot create the sandbox here ({0}); see docs/sandbox.md for what the host must allow"
     )]
     Probe(String),
-}
-
-/// Who runs the tools.
-#[derive(Debug, Clone)]
-enum Identity {
-    /// The gateway is root and drops to this user for every call.
-    Dropped { uid: u32, gid: u32 },
-    /// The gateway is not root: its own uid, inside a user namespace.
-    Own { uid: u32 },
 }
 
 /// The host paths a sandbox may see read-only: the system's programs and libraries.
@@ -105,6 +104,7 @@ impl Sandbox {
             }
         }
         let identity = identity(settings)?;
+        let pool = Pool::new(&identity, settings.uids)?;
         let bwrap = ["/usr/bin/bwrap", "/bin/bwrap", "/usr/local/bin/bwrap"]
             .into_iter()
             .map(PathBuf::from)
@@ -121,15 +121,17 @@ impl Sandbox {
             bwrap,
             bwrap_version,
             identity,
+            pool,
         };
         sandbox.probe()?;
         Ok(sandbox)
     }
 
-    /// The command that runs `argv` in a fresh sandbox whose only writable place is `dir`.
-    /// Its environment is empty but for `env`.
+    /// The command that runs `argv` as `lease` in a fresh sandbox whose only writable place is
+    /// `dir`. Its environment is empty but for `env`.
     pub fn command(
         &self,
+        lease: &Lease<'_>,
         argv: &[String],
         dir: &Path,
         env: &[(&str, &str)],
@@ -182,30 +184,43 @@ impl Sandbox {
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .process_group(0);
-        if let Identity::Dropped { uid, gid } = self.identity {
+        if let Identity::Dropped { gid, .. } = self.identity {
             // std drops the supplementary groups too when it switches from root.
-            cmd.uid(uid).gid(gid);
+            cmd.uid(lease.uid()).gid(gid);
         }
         cmd
     }
 
-    /// Gives `dir` (made by the gateway) to the user the tools run as.
-    pub fn own(&self, dir: &Path) -> std::io::Result<()> {
+    /// Gives `dir` (made by the gateway) to the user of `lease`.
+    pub fn own(&self, lease: &Lease<'_>, dir: &Path) -> std::io::Result<()> {
         match self.identity {
-            Identity::Dropped { uid, gid } => std::os::unix::fs::chown(dir, Some(uid), Some(gid)),
+            Identity::Dropped { gid, .. } => {
+                std::os::unix::fs::chown(dir, Some(lease.uid()), Some(gid))
+            }
             Identity::Own { .. } => Ok(()),
         }
     }
 
     /// What holds on this host, one `(protection, how)` line each, for `switchyard check`.
     pub fn protections(&self, s: &ExecSettings) -> Vec<(&'static str, String)> {
-        let user = match self.identity {
-            Identity::Dropped { uid, gid } => {
+        let user = match (&self.identity, &self.pool) {
+            (Identity::Dropped { gid, .. }, Some(pool)) => format!(
+                "uids {}-{} gid {gid}, one per call, at most {} calls at once (dropped from root, no supplementary groups)",
+                pool.first(),
+                pool.first() + (pool.count() - 1),
+                pool.count()
+            ),
+            (Identity::Dropped { uid, gid }, None) => {
                 format!("uid {uid} gid {gid} (dropped from root, no supplementary groups)")
             }
-            Identity::Own { uid } => format!(
+            (Identity::Own { uid }, _) => format!(
                 "uid {uid}, the gateway's own (not root), in a user namespace; the gateway is non-dumpable"
             ),
+        };
+        let budget = if self.pool.is_some() {
+            "the call's own uid".to_owned()
+        } else {
+            format!("uid {}, shared by concurrent calls", self.uid())
         };
         let userns = if self.disable_userns {
             "; no nested user namespaces"
@@ -236,9 +251,8 @@ impl Sandbox {
             (
                 "pids limit",
                 format!(
-                    "{} processes (RLIMIT_NPROC of uid {}, shared by concurrent calls); kill: the PID namespace ends with its first process",
-                    s.max_processes,
-                    self.uid()
+                    "{} processes (RLIMIT_NPROC of {budget}); kill: the PID namespace ends with its first process",
+                    s.max_processes
                 ),
             ),
             (
@@ -250,6 +264,15 @@ impl Sandbox {
                 },
             ),
         ]
+    }
+
+    /// The uid for one call: the sandbox user's, or with a pool one of its own (waiting for a
+    /// free one).
+    pub async fn lease(&self) -> std::io::Result<Lease<'_>> {
+        match &self.pool {
+            Some(pool) => pool.lease().await,
+            None => Ok(Lease::shared(self.uid())),
+        }
     }
 
     fn uid(&self) -> u32 {
@@ -280,7 +303,8 @@ impl Sandbox {
     }
 
     fn probe_in(&self, dir: &Path) -> Result<(), SandboxError> {
-        self.own(dir)
+        let lease = Lease::shared(self.uid());
+        self.own(&lease, dir)
             .map_err(|e| SandboxError::Probe(format!("chown {}: {e}", dir.display())))?;
         let settings = ExecSettings {
             timeout: Duration::from_secs(10),
@@ -290,7 +314,13 @@ impl Sandbox {
             network: false,
             allow: Vec::new(),
         };
-        let mut cmd = self.command(&["true".into()], dir, &[("PATH", super::PATH)], &settings);
+        let mut cmd = self.command(
+            &lease,
+            &["true".into()],
+            dir,
+            &[("PATH", super::PATH)],
+            &settings,
+        );
         cmd.stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = cmd
             .spawn()
@@ -325,51 +355,6 @@ impl Sandbox {
             }
         }
     }
-}
-
-/// Who runs the tools, from the config and the gateway's own uid.
-fn identity(settings: &SandboxSettings) -> Result<Identity, SandboxError> {
-    let euid = geteuid().as_raw();
-    let (uid, primary) = match &settings.user {
-        None if euid != 0 => return Ok(Identity::Own { uid: euid }),
-        None => match User::from_name("nobody") {
-            Ok(Some(u)) => (u.uid.as_raw(), Some(u.gid.as_raw())),
-            _ => (65_534, Some(65_534)),
-        },
-        Some(IdSpec::Id(uid)) => (
-            *uid,
-            User::from_uid(Uid::from_raw(*uid))
-                .ok()
-                .flatten()
-                .map(|u| u.gid.as_raw()),
-        ),
-        Some(IdSpec::Name(name)) => match User::from_name(name) {
-            Ok(Some(u)) => (u.uid.as_raw(), Some(u.gid.as_raw())),
-            _ => return Err(SandboxError::Unknown("user", name.clone())),
-        },
-    };
-    if uid == 0 {
-        return Err(SandboxError::Root);
-    }
-    if euid != 0 {
-        return if uid == euid {
-            Ok(Identity::Own { uid })
-        } else {
-            Err(SandboxError::CannotSwitch(euid, uid))
-        };
-    }
-    let gid = match &settings.group {
-        Some(IdSpec::Id(gid)) => *gid,
-        Some(IdSpec::Name(name)) => match Group::from_name(name) {
-            Ok(Some(g)) => g.gid.as_raw(),
-            _ => return Err(SandboxError::Unknown("group", name.clone())),
-        },
-        None => primary.unwrap_or(uid),
-    };
-    if gid == 0 {
-        return Err(SandboxError::Root);
-    }
-    Ok(Identity::Dropped { uid, gid })
 }
 
 /// `bubblewrap 0.8.0` and later know `--disable-userns`.
