@@ -13,6 +13,9 @@
 mod common;
 
 mod agent;
+mod agent_llama;
+mod agent_policy;
+mod agent_replay;
 mod auth;
 mod cache;
 mod chat;
@@ -20,6 +23,7 @@ mod config;
 mod errors;
 mod lifecycle;
 mod limits;
+mod litellm_configs;
 mod mcp;
 mod messages;
 mod metrics;
@@ -29,3 +33,4 @@ mod router;
 mod sandbox;
 mod secrets;
 mod streaming;
+mod wildcards;
