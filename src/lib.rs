@@ -26,6 +26,7 @@ pub mod messages;
 pub mod metrics;
 pub mod middleware;
 pub mod openai;
+pub mod process;
 pub mod providers;
 pub mod proxy;
 pub mod retry;
