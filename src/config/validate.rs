@@ -258,6 +258,11 @@ fn deployment(
             ProviderKind::names().join(", ")
         )));
     };
+    if prefix == "azure" && crate::wildcard::is_pattern(upstream) {
+        return Ok(Err(format!(
+            "`{model}`: an Azure deployment cannot be a wildcard (its name is part of the URL)"
+        )));
+    }
     let n = per_group.entry(entry.model_name.clone()).or_default();
     let id = match &entry.model_info.id {
         Some(StringOrNumber::String(s)) if !s.is_empty() => s.clone(),
