@@ -250,6 +250,11 @@ fn deployment(
             "expected `<provider>/<model>`, e.g. `openai/gpt-4o`".into(),
         ));
     }
+    let by_prefix = if model == "*" {
+        any_provider(entry, path, env, default_timeout)
+    } else {
+        Vec::new()
+    };
     // LiteLLM infers `openai` for bare names such as `gpt-4o`.
     let (prefix, upstream) = model.split_once('/').unwrap_or(("openai", model));
     let Some(provider) = ProviderKind::from_prefix(prefix) else {
@@ -271,6 +276,10 @@ fn deployment(
         _ => format!("{}#{n}", entry.model_name),
     };
     *n += 1;
+    let mut by_prefix = by_prefix;
+    for sub in &mut by_prefix {
+        sub.id.clone_from(&id);
+    }
     let api_key = match secret(
         env,
         &format!("{path}.litellm_params.api_key"),
@@ -350,7 +359,32 @@ fn deployment(
         supports_assistant_prefill: entry.model_info.supports_assistant_prefill,
         embedding_only: entry.model_info.mode.as_deref() == Some("embedding"),
         mock,
+        by_prefix,
     }))
+}
+
+/// The per-provider configs of a `model: "*"` deployment: each supported provider that has a
+/// key (its own `api_key`, else the provider's environment variable) or needs none, and can
+/// form a URL; `openai` always (LiteLLM's provider for a bare name).
+fn any_provider(
+    entry: &RawDeployment,
+    path: &str,
+    env: &dyn Env,
+    default_timeout: Duration,
+) -> Vec<DeploymentConfig> {
+    let mut out = Vec::new();
+    for prefix in ProviderKind::names() {
+        let mut sub = entry.clone();
+        sub.litellm_params.model = format!("{prefix}/*");
+        let mut scratch = HashMap::new();
+        let Ok(Ok(d)) = deployment(&sub, path, env, default_timeout, &mut scratch) else {
+            continue;
+        };
+        if prefix == "openai" || d.api_key.is_some() || d.provider.default_key_env().is_none() {
+            out.push(d);
+        }
+    }
+    out
 }
 
 /// A router key LiteLLM reads from `router_settings` or, failing that, `litellm_settings`:

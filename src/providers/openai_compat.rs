@@ -342,6 +342,7 @@ mod tests {
             supports_assistant_prefill: None,
             embedding_only: false,
             mock: MockParams::default(),
+            by_prefix: Vec::new(),
         };
         (profile, cfg)
     }
