@@ -4,6 +4,7 @@
 mod agent;
 mod env;
 mod litellm;
+mod router;
 mod source;
 mod validate;
 mod yaml11;
