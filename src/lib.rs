@@ -28,6 +28,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod openai;
 pub mod pricing;
+pub mod process;
 pub mod providers;
 pub mod proxy;
 pub mod retry;

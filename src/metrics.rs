@@ -6,6 +6,10 @@ use prometheus::{
     IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
+use std::sync::Arc;
+
+use prometheus::core::{Collector, Desc};
+
 use crate::openai::Usage;
 
 /// Latency buckets for whole requests and upstream attempts, in seconds.
@@ -40,6 +44,9 @@ pub struct Metrics {
     redis_up: IntGauge,
     redis_duration: HistogramVec,
     redis_errors: IntCounterVec,
+    /// Every family registered here, so `/metrics` can show HELP and TYPE of those with no
+    /// samples yet (the registry leaves them out).
+    families: Arc<Vec<Shared>>,
 }
 
 /// Pre-resolved handles for one model group (label lookups done once, at config load).
@@ -201,31 +208,49 @@ impl Metrics {
                 &["op", "kind"],
             )?,
             registry,
+            families: Arc::default(),
         };
-        let families: Vec<Box<dyn prometheus::core::Collector>> = vec![
-            Box::new(m.requests.clone()),
-            Box::new(m.request_duration.clone()),
-            Box::new(m.upstream_duration.clone()),
-            Box::new(m.ttft.clone()),
-            Box::new(m.tokens.clone()),
-            Box::new(m.in_flight.clone()),
-            Box::new(m.overhead.clone()),
-            Box::new(m.retries.clone()),
-            Box::new(m.fallbacks.clone()),
-            Box::new(m.cooldown.clone()),
-            Box::new(m.shadow_disagreements.clone()),
-            Box::new(m.rate_limited.clone()),
-            Box::new(m.cache.clone()),
-            Box::new(m.agent_runs.clone()),
-            Box::new(m.agent_tool_calls.clone()),
-            Box::new(m.spend.clone()),
-            Box::new(m.redis_up.clone()),
-            Box::new(m.redis_duration.clone()),
-            Box::new(m.redis_errors.clone()),
+        let build_info = IntGaugeVec::new(
+            Opts::new(
+                "switchyard_build_info",
+                "Always 1; the labels say which build of switchyard is running.",
+            ),
+            &["version"],
+        )?;
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        let families: Vec<Arc<dyn Collector>> = vec![
+            Arc::new(m.requests.clone()),
+            Arc::new(m.request_duration.clone()),
+            Arc::new(m.upstream_duration.clone()),
+            Arc::new(m.ttft.clone()),
+            Arc::new(m.tokens.clone()),
+            Arc::new(m.in_flight.clone()),
+            Arc::new(m.overhead.clone()),
+            Arc::new(m.retries.clone()),
+            Arc::new(m.fallbacks.clone()),
+            Arc::new(m.cooldown.clone()),
+            Arc::new(m.shadow_disagreements.clone()),
+            Arc::new(m.rate_limited.clone()),
+            Arc::new(m.cache.clone()),
+            Arc::new(m.agent_runs.clone()),
+            Arc::new(m.agent_tool_calls.clone()),
+            Arc::new(m.spend.clone()),
+            Arc::new(m.redis_up.clone()),
+            Arc::new(m.redis_duration.clone()),
+            Arc::new(m.redis_errors.clone()),
+            Arc::new(build_info),
+            Arc::new(crate::process::ProcessCollector::new()?),
         ];
-        for family in families {
-            m.registry.register(family)?;
+        let families: Vec<Shared> = families.into_iter().map(Shared).collect();
+        for family in &families {
+            m.registry.register(Box::new(family.clone()))?;
         }
+        let m = Self {
+            families: Arc::new(families),
+            ..m
+        };
         for scope in ["key", "deployment", "global"] {
             m.rate_limited.with_label_values(&[scope]);
         }
@@ -305,10 +330,22 @@ impl Metrics {
             .inc();
     }
 
-    /// The text exposition of every family.
+    /// The text exposition of every family; a family with no samples yet (labels not seen so
+    /// far) still has its HELP and TYPE, so dashboards and alerts find it from the start.
     pub fn encode(&self) -> Result<Vec<u8>, prometheus::Error> {
+        use std::io::Write as _;
         let mut out = Vec::with_capacity(16 * 1024);
-        TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
+        let gathered = self.registry.gather();
+        TextEncoder::new().encode(&gathered, &mut out)?;
+        let present: std::collections::HashSet<&str> = gathered.iter().map(|f| f.name()).collect();
+        for family in self.families.iter().flat_map(|c| c.collect()) {
+            if family.get_metric().is_empty() && !present.contains(family.name()) {
+                let kind = format!("{:?}", family.get_field_type()).to_lowercase();
+                let help = family.help().replace('\\', "\\\\").replace('\n', "\\n");
+                writeln!(out, "# HELP {} {help}", family.name())?;
+                writeln!(out, "# TYPE {} {kind}", family.name())?;
+            }
+        }
         Ok(out)
     }
 }
@@ -353,6 +390,27 @@ fn status_label(status: u16) -> &'static str {
             4 => "4xx",
             _ => "5xx",
         },
+    }
+}
+
+/// A family registered in the registry and also kept by `Metrics` (the registry takes a box).
+#[derive(Clone)]
+struct Shared(Arc<dyn Collector>);
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.0.desc().iter().map(|d| d.fq_name.as_str()).collect();
+        f.debug_tuple("Shared").field(&names).finish()
+    }
+}
+
+impl Collector for Shared {
+    fn desc(&self) -> Vec<&Desc> {
+        self.0.desc()
+    }
+
+    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
+        self.0.collect()
     }
 }
 

@@ -70,7 +70,8 @@ pub fn upstream_model<'a>(template: &'a str, group: &str, requested: &'a str) ->
         return Cow::Borrowed(template);
     }
     let Some(segments) = captures(group, requested) else {
-        return Cow::Borrowed(template);
+        // A bare `*` stands for the requested name (`model: "*"`, `providers::by_prefix`).
+        return Cow::Borrowed(if template == "*" { requested } else { template });
     };
     if segments.len() > template.matches('*').count() {
         return Cow::Borrowed(requested);

@@ -19,7 +19,7 @@ pub(crate) struct RawConfig {
 }
 
 /// One `model_list` entry.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub(crate) struct RawDeployment {
     pub(crate) model_name: String,
     pub(crate) litellm_params: RawLitellmParams,
@@ -28,7 +28,7 @@ pub(crate) struct RawDeployment {
 }
 
 /// `litellm_params` of a deployment.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct RawLitellmParams {
     pub(crate) model: String,
@@ -63,7 +63,7 @@ pub(crate) struct RawLitellmParams {
 }
 
 /// `model_info` of a deployment.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct RawModelInfo {
     pub(crate) id: Option<StringOrNumber>,

@@ -6,6 +6,7 @@ mod budget;
 mod env;
 mod litellm;
 mod redis;
+mod router;
 mod source;
 mod validate;
 mod yaml11;
@@ -93,6 +94,11 @@ pub struct DeploymentConfig {
     pub base_model: Option<String>,
     /// Behaviour of the built-in mock provider.
     pub mock: MockParams,
+    /// `litellm_params.model: "*"`: the provider comes from the requested name, as in LiteLLM
+    /// (`anthropic/claude-x` goes to Anthropic as `claude-x`, a bare name to OpenAI). One
+    /// resolved config per provider it may pick (same params; the provider's environment key and
+    /// base where not set); empty for every other deployment.
+    pub by_prefix: Vec<DeploymentConfig>,
 }
 
 /// `mock_*` keys of `litellm_params`, for the built-in `mock` provider.

@@ -5,7 +5,8 @@ use std::{collections::HashMap, time::Duration};
 use super::{
     CacheSettings, Config, DeploymentConfig, MockParams, RouterSettings, VirtualKeyConfig, Warning,
     env::{Env, resolve},
-    litellm::{RawConfig, RawDeployment, RawLitellmSettings, RawRouterSettings, StringOrNumber},
+    litellm::{RawConfig, RawDeployment, StringOrNumber},
+    router::{fallbacks, router_keys},
 };
 use crate::{providers::ProviderKind, secret::Secret};
 
@@ -262,6 +263,11 @@ fn deployment(
             "expected `<provider>/<model>`, e.g. `openai/gpt-4o`".into(),
         ));
     }
+    let by_prefix = if model == "*" {
+        any_provider(entry, path, env, default_timeout)
+    } else {
+        Vec::new()
+    };
     // LiteLLM infers `openai` for bare names such as `gpt-4o`.
     let (prefix, upstream) = model.split_once('/').unwrap_or(("openai", model));
     let Some(provider) = ProviderKind::from_prefix(prefix) else {
@@ -270,6 +276,11 @@ fn deployment(
             ProviderKind::names().join(", ")
         )));
     };
+    if prefix == "azure" && crate::wildcard::is_pattern(upstream) {
+        return Ok(Err(format!(
+            "`{model}`: an Azure deployment cannot be a wildcard (its name is part of the URL)"
+        )));
+    }
     let n = per_group.entry(entry.model_name.clone()).or_default();
     let id = match &entry.model_info.id {
         Some(StringOrNumber::String(s)) if !s.is_empty() => s.clone(),
@@ -278,6 +289,10 @@ fn deployment(
         _ => format!("{}#{n}", entry.model_name),
     };
     *n += 1;
+    let mut by_prefix = by_prefix;
+    for sub in &mut by_prefix {
+        sub.id.clone_from(&id);
+    }
     let api_key = match secret(
         env,
         &format!("{path}.litellm_params.api_key"),
@@ -358,85 +373,32 @@ fn deployment(
         embedding_only: entry.model_info.mode.as_deref() == Some("embedding"),
         base_model: entry.model_info.base_model.clone(),
         mock,
+        by_prefix,
     }))
 }
 
-/// A router key LiteLLM reads from `router_settings` or, failing that, `litellm_settings`:
-/// (the key path it came from, its value).
-type Keyed<T> = (&'static str, T);
-
-/// The router keys after LiteLLM's precedence (`Router.__init__`): `router_settings` first; for
-/// `num_retries` and `allowed_fails` a set value wins even when 0 (`is not None`), for
-/// `timeout`, `cooldown_time` and the fallback lists only a non-zero / non-empty one (`or`).
-/// `litellm_settings.request_timeout` is LiteLLM's name for `timeout` there.
-pub(super) struct RouterKeys<'a> {
-    pub(super) num_retries: Option<u32>,
-    pub(super) allowed_fails: Option<u32>,
-    pub(super) timeout: Keyed<Option<f64>>,
-    pub(super) cooldown_time: Keyed<Option<f64>>,
-    pub(super) fallbacks: Keyed<&'a [FallbackList]>,
-    pub(super) context_window_fallbacks: Keyed<&'a [FallbackList]>,
-    pub(super) content_policy_fallbacks: Keyed<&'a [FallbackList]>,
-}
-
-type FallbackList = std::collections::BTreeMap<String, Vec<String>>;
-
-pub(super) fn router_keys<'a>(
-    rs: &'a RawRouterSettings,
-    ls: &'a RawLitellmSettings,
-) -> RouterKeys<'a> {
-    fn number(
-        router: (&'static str, Option<f64>),
-        litellm: (&'static str, Option<f64>),
-    ) -> (&'static str, Option<f64>) {
-        match router.1 {
-            Some(v) if v != 0.0 => router,
-            _ if litellm.1.is_some() => litellm,
-            _ => router,
+/// The per-provider configs of a `model: "*"` deployment: each supported provider that has a
+/// key (its own `api_key`, else the provider's environment variable) or needs none, and can
+/// form a URL; `openai` always (LiteLLM's provider for a bare name).
+fn any_provider(
+    entry: &RawDeployment,
+    path: &str,
+    env: &dyn Env,
+    default_timeout: Duration,
+) -> Vec<DeploymentConfig> {
+    let mut out = Vec::new();
+    for prefix in ProviderKind::names() {
+        let mut sub = entry.clone();
+        sub.litellm_params.model = format!("{prefix}/*");
+        let mut scratch = HashMap::new();
+        let Ok(Ok(d)) = deployment(&sub, path, env, default_timeout, &mut scratch) else {
+            continue;
+        };
+        if prefix == "openai" || d.api_key.is_some() || d.provider.default_key_env().is_none() {
+            out.push(d);
         }
     }
-    fn list<'a>(
-        router: (&'static str, &'a [FallbackList]),
-        litellm: (&'static str, &'a [FallbackList]),
-    ) -> (&'static str, &'a [FallbackList]) {
-        if router.1.is_empty() { litellm } else { router }
-    }
-    RouterKeys {
-        num_retries: rs.num_retries.or(ls.num_retries),
-        allowed_fails: rs.allowed_fails.or(ls.allowed_fails),
-        timeout: number(
-            ("router_settings.timeout", rs.timeout),
-            ("litellm_settings.request_timeout", ls.request_timeout),
-        ),
-        cooldown_time: number(
-            ("router_settings.cooldown_time", rs.cooldown_time),
-            ("litellm_settings.cooldown_time", ls.cooldown_time),
-        ),
-        fallbacks: list(
-            ("router_settings.fallbacks", &rs.fallbacks),
-            ("litellm_settings.fallbacks", &ls.fallbacks),
-        ),
-        context_window_fallbacks: list(
-            (
-                "router_settings.context_window_fallbacks",
-                &rs.context_window_fallbacks,
-            ),
-            (
-                "litellm_settings.context_window_fallbacks",
-                &ls.context_window_fallbacks,
-            ),
-        ),
-        content_policy_fallbacks: list(
-            (
-                "router_settings.content_policy_fallbacks",
-                &rs.content_policy_fallbacks,
-            ),
-            (
-                "litellm_settings.content_policy_fallbacks",
-                &ls.content_policy_fallbacks,
-            ),
-        ),
-    }
+    out
 }
 
 fn seconds(path: &str, value: Option<f64>) -> Result<Option<Duration>, Failure> {
@@ -469,28 +431,4 @@ fn secret(env: &dyn Env, path: &str, value: Option<&str>) -> Result<Option<Secre
                 .map_err(|m| (path.to_owned(), m))
         })
         .transpose()
-}
-
-fn fallbacks(
-    path: &str,
-    raw: &[std::collections::BTreeMap<String, Vec<String>>],
-    groups: &std::collections::HashSet<&str>,
-) -> Result<HashMap<String, Vec<String>>, Failure> {
-    let mut out: HashMap<String, Vec<String>> = HashMap::new();
-    for (i, map) in raw.iter().enumerate() {
-        for (from, to) in map {
-            for name in std::iter::once(from).chain(to) {
-                if !groups.contains(name.as_str()) {
-                    return Err((
-                        format!("{path}[{i}].{from}"),
-                        format!("unknown model group `{name}`"),
-                    ));
-                }
-            }
-            out.entry(from.clone())
-                .or_default()
-                .extend(to.iter().cloned());
-        }
-    }
-    Ok(out)
 }

@@ -4,6 +4,7 @@
 //! format.
 
 pub mod anthropic;
+pub mod by_prefix;
 pub mod mock;
 pub mod openai_compat;
 
@@ -146,6 +147,9 @@ impl ProviderKind {
 
 /// Builds the adapter for one deployment.
 pub fn build(cfg: &DeploymentConfig, client: &HttpClient) -> Result<Arc<dyn Provider>, String> {
+    if !cfg.by_prefix.is_empty() {
+        return Ok(Arc::new(by_prefix::ByPrefix::new(cfg, client)?));
+    }
     Ok(match cfg.provider {
         ProviderKind::OpenAiCompat(profile) => Arc::new(openai_compat::OpenAiCompat::new(
             profile,

@@ -343,6 +343,7 @@ mod tests {
             embedding_only: false,
             base_model: None,
             mock: MockParams::default(),
+            by_prefix: Vec::new(),
         };
         (profile, cfg)
     }

@@ -152,3 +152,62 @@ async fn an_open_stream_counts_as_in_flight_until_it_ends() {
         Some(0.0)
     );
 }
+
+#[tokio::test]
+async fn a_fresh_gateway_shows_every_family_with_help_and_type_and_process_metrics() {
+    let gw = TestGateway::start(
+        "model_list:\n  - model_name: m\n    litellm_params: { model: mock/m }\n",
+    )
+    .await;
+    let text = gw.metrics().await;
+    for family in [
+        "switchyard_requests_total",
+        "switchyard_request_duration_seconds",
+        "switchyard_upstream_duration_seconds",
+        "switchyard_time_to_first_token_seconds",
+        "switchyard_tokens_total",
+        "switchyard_in_flight_requests",
+        "switchyard_retries_total",
+        "switchyard_fallbacks_total",
+        "switchyard_deployment_cooldown",
+        "switchyard_cache_requests_total",
+        "switchyard_rate_limited_total",
+        "switchyard_router_shadow_disagreements_total",
+        "switchyard_agent_runs_total",
+        "switchyard_agent_tool_calls_total",
+        "switchyard_overhead_seconds",
+        "switchyard_build_info",
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_max_fds",
+        "process_start_time_seconds",
+    ] {
+        assert_eq!(
+            text.matches(&format!("# HELP {family} ")).count(),
+            1,
+            "{family}: {text}"
+        );
+        assert_eq!(
+            text.matches(&format!("# TYPE {family} ")).count(),
+            1,
+            "{family}: {text}"
+        );
+    }
+    assert_eq!(
+        sample(&text, "switchyard_router_shadow_disagreements_total "),
+        Some(0.0)
+    );
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        sample(
+            &text,
+            &format!("switchyard_build_info{{version=\"{version}\"}}")
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(sample(&text, "process_resident_memory_bytes").unwrap() > 1e6);
+    assert!(sample(&text, "process_open_fds").unwrap() >= 3.0);
+    assert!(sample(&text, "process_start_time_seconds").unwrap() > 1.6e9);
+}

@@ -138,3 +138,41 @@ async fn wildcard_groups_route_by_specificity_with_the_requested_name() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn a_bare_star_model_takes_the_provider_from_the_requested_name() {
+    let up = MockUpstream::start(ok_json(completion("u", "from upstream"))).await;
+    let gw = TestGateway::start(&format!(
+        "model_list:\n  - model_name: \"*\"\n    litellm_params: {{ model: \"*\", api_base: \"http://{}/v1\", api_key: sk-up, timeout: 5 }}\n",
+        up.addr
+    ))
+    .await;
+    let client = http();
+    let post = |model: &str| {
+        client
+            .post(gw.url("/v1/chat/completions"))
+            .json(&chat_body(model, false))
+            .send()
+    };
+    // A bare name: OpenAI, as is.
+    assert_eq!(post("gpt-4o").await.unwrap().status(), 200);
+    let seen = up.requests().last().unwrap().clone();
+    assert_eq!(seen.json()["model"], "gpt-4o");
+    assert_eq!(seen.path, "/v1/chat/completions");
+    // A provider prefix picks that provider and is stripped: the built-in mock answers itself...
+    let answer: serde_json::Value = post("mock/echo-model").await.unwrap().json().await.unwrap();
+    assert_eq!(answer["model"], "echo-model", "{answer}");
+    assert_eq!(up.hits(), 1);
+    // ... and an OpenAI-compatible vendor gets the rest of the name.
+    assert_eq!(post("groq/llama-3.1-8b").await.unwrap().status(), 200);
+    assert_eq!(
+        up.requests().last().unwrap().json()["model"],
+        "llama-3.1-8b"
+    );
+    // An unknown prefix is part of the name (OpenAI-compatible routers such as OpenRouter use them).
+    assert_eq!(post("meta-llama/Llama-3-8B").await.unwrap().status(), 200);
+    assert_eq!(
+        up.requests().last().unwrap().json()["model"],
+        "meta-llama/Llama-3-8B"
+    );
+}
