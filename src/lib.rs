@@ -28,6 +28,7 @@ pub mod middleware;
 pub mod openai;
 pub mod providers;
 pub mod proxy;
+pub mod responses;
 pub mod retry;
 pub mod router;
 pub mod runtime;

@@ -14,8 +14,14 @@ use crate::{
     proxy::ProxyService,
     router::{Deployment, ModelGroup, state::DeploymentState},
     stack,
+    state::responses::{InProcess, ResponseStore},
     upstream::HttpClient,
 };
+
+/// Bytes of stored responses one process keeps (the oldest go first beyond it).
+const RESPONSES_MAX_BYTES: u64 = 256 << 20;
+/// How long a stored response is kept.
+const RESPONSES_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// Process-wide state shared by every handler.
 pub struct AppState {
@@ -25,6 +31,8 @@ pub struct AppState {
     client: HttpClient,
     config_path: Option<PathBuf>,
     env: Arc<dyn Env>,
+    /// Stored responses (`/v1/responses` with `store`); they outlive config reloads.
+    pub responses: Arc<dyn ResponseStore>,
 }
 
 /// Everything derived from one config.
@@ -65,6 +73,7 @@ impl AppState {
             client,
             config_path,
             env,
+            responses: Arc::new(InProcess::new(RESPONSES_MAX_BYTES, RESPONSES_TTL)),
         })
     }
 

@@ -6,6 +6,7 @@ mod health;
 mod messages;
 mod models;
 mod prometheus;
+mod responses;
 
 use std::sync::Arc;
 
@@ -33,6 +34,16 @@ pub fn router(state: Arc<AppState>) -> Router {
             .route("/embeddings", post(forward::embeddings))
             .route("/v1/models", get(models::list))
             .route("/agent/run", post(agent::run))
+            .route("/v1/responses", post(responses::create))
+            .route("/responses", post(responses::create))
+            .route(
+                "/v1/responses/{id}",
+                get(responses::retrieve).delete(responses::delete),
+            )
+            .route(
+                "/v1/responses/{id}/input_items",
+                get(responses::input_items),
+            )
             .route("/models", get(models::list)),
         &state,
     );
