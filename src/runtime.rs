@@ -1,6 +1,7 @@
 //! Process state: the metrics registry and HTTP client live for the whole process; the `Runtime`
 //! (config, model table, stack) is swapped whole on reload, so in-flight requests finish on the
-//! runtime they started with.
+//! runtime they started with. The Redis handle (shared state, SPEC §10) is process state too: a
+//! reload keeps it, and replaces it only when the Redis settings change.
 
 use std::{collections::HashMap, path::PathBuf, sync::Arc};
 
@@ -14,7 +15,8 @@ use crate::{
     proxy::ProxyService,
     router::{Deployment, ModelGroup, state::DeploymentState},
     stack,
-    state::responses::{InProcess, ResponseStore},
+    state::redis::Redis,
+    state::responses::{InProcess, ResponseStore, Shared},
     upstream::HttpClient,
 };
 
@@ -31,8 +33,11 @@ pub struct AppState {
     client: HttpClient,
     config_path: Option<PathBuf>,
     env: Arc<dyn Env>,
-    /// Stored responses (`/v1/responses` with `store`); they outlive config reloads.
-    pub responses: Arc<dyn ResponseStore>,
+    /// Stored responses kept in this process (`/v1/responses` with `store`); they outlive
+    /// config reloads. With Redis they are written there too (`responses()`).
+    responses: Arc<InProcess>,
+    /// The Redis connection, kept across reloads while its settings stay the same.
+    redis: parking_lot::Mutex<Option<Redis>>,
 }
 
 /// Everything derived from one config.
@@ -47,6 +52,8 @@ pub struct Runtime {
     pub parallel: Arc<tokio::sync::Semaphore>,
     /// Agent mode.
     pub agent: Arc<Agent>,
+    /// Shared state's Redis, when configured (`state::*` stores use it).
+    pub redis: Option<Redis>,
 }
 
 /// Public model name -> group, plus the names in config order.
@@ -66,7 +73,8 @@ impl AppState {
         metrics: Metrics,
         client: HttpClient,
     ) -> Result<Self, ConfigError> {
-        let runtime = Runtime::build(config, &metrics, &client)?;
+        let redis = connect(&config, None, &metrics)?;
+        let runtime = Runtime::build(config, &metrics, &client, redis.clone())?;
         Ok(Self {
             runtime: ArcSwap::from_pointee(runtime),
             metrics,
@@ -74,6 +82,7 @@ impl AppState {
             config_path,
             env,
             responses: Arc::new(InProcess::new(RESPONSES_MAX_BYTES, RESPONSES_TTL)),
+            redis: parking_lot::Mutex::new(redis),
         })
     }
 
@@ -85,10 +94,52 @@ impl AppState {
     /// Re-reads the config and swaps the runtime; on error the old one stays in force.
     pub fn reload(&self) -> Result<Vec<Warning>, ConfigError> {
         let (config, warnings) = config::load(self.config_path.as_deref(), &*self.env)?;
-        let runtime = Runtime::build(config, &self.metrics, &self.client)?;
+        let mut held = self.redis.lock();
+        let redis = connect(&config, held.as_ref(), &self.metrics)?;
+        let runtime = Runtime::build(config, &self.metrics, &self.client, redis.clone())?;
         self.runtime.store(Arc::new(runtime));
+        *held = redis;
         Ok(warnings)
     }
+
+    /// Where stored responses live under `rt`: Redis when configured (this process's store
+    /// beside it), else this process.
+    pub fn responses(&self, rt: &Runtime) -> Arc<dyn ResponseStore> {
+        match &rt.redis {
+            Some(redis) => Arc::new(Shared::new(
+                redis.clone(),
+                self.responses.clone(),
+                RESPONSES_TTL,
+            )),
+            None => self.responses.clone(),
+        }
+    }
+
+    /// The Redis connection in force, if any.
+    pub fn redis(&self) -> Option<Redis> {
+        self.redis.lock().clone()
+    }
+}
+
+/// The Redis handle for `config`: `current` when its settings are unchanged, else a new one.
+fn connect(
+    config: &Config,
+    current: Option<&Redis>,
+    metrics: &Metrics,
+) -> Result<Option<Redis>, ConfigError> {
+    let Some(settings) = &config.redis else {
+        metrics.redis().up.set(0);
+        return Ok(None);
+    };
+    if let Some(redis) = current.filter(|r| r.settings() == settings) {
+        return Ok(Some(redis.clone()));
+    }
+    let redis = Redis::new(settings, metrics.redis()).map_err(|e| ConfigError {
+        origin: config.origin.clone(),
+        path: "router_settings.redis_url".into(),
+        message: e.to_string(),
+    })?;
+    Ok(Some(redis))
 }
 
 // === impl Runtime ===
@@ -99,6 +150,7 @@ impl Runtime {
         config: Config,
         metrics: &Metrics,
         client: &HttpClient,
+        redis: Option<Redis>,
     ) -> Result<Self, ConfigError> {
         let mut by_name: Vec<(Arc<str>, Vec<Arc<Deployment>>)> = Vec::new();
         for (i, cfg) in config.deployments.iter().enumerate() {
@@ -147,6 +199,7 @@ impl Runtime {
             parallel,
             agent,
             config,
+            redis,
         })
     }
 }

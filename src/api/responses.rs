@@ -56,6 +56,7 @@ pub(super) async fn create(
     request: Request,
 ) -> Response {
     let rt = app.runtime();
+    let store = app.responses(&rt);
     let (parts, body) = request.into_parts();
     let prepared = async {
         let unknown = |e| (String::from("unknown"), e);
@@ -68,7 +69,7 @@ pub(super) async fn create(
         let group = group_for(&rt, &identity, &req.model)
             .map_err(|(m, e)| (m.to_owned(), e))?
             .clone();
-        prepare(&app, req, raw, &identity)
+        prepare(&*store, req, raw, &identity)
             .await
             .map(|(body, view, echo, items)| Prepared {
                 request: ProxyRequest {
@@ -98,7 +99,7 @@ pub(super) async fn create(
         }
     };
     let saver = Saver {
-        store: echo.store.then(|| app.responses.clone()),
+        store: echo.store.then(|| store.clone()),
         owner: identity.label(),
         id: echo.id.clone(),
         input: conversation::to_bytes(&items),
@@ -117,7 +118,7 @@ pub(super) async fn create(
 
 /// Everything between the parsed body and the stack: the conversation and the chat body.
 async fn prepare(
-    app: &AppState,
+    store: &dyn ResponseStore,
     req: CreateRequest,
     raw: JsonBody,
     identity: &Identity,
@@ -125,12 +126,12 @@ async fn prepare(
     let echo = Echo::new(&req, &raw);
     let mut items = match &req.previous_response_id {
         Some(previous) => {
-            let stored = load(&*app.responses, previous, identity)
-                .await
-                .map_err(|_| GatewayError::ResponseNotFound {
+            let stored = load(store, previous, identity).await.map_err(|_| {
+                GatewayError::ResponseNotFound {
                     id: previous.clone(),
                     param: Some("previous_response_id"),
-                })?;
+                }
+            })?;
             conversation::history(&stored)?
         }
         None => Vec::new(),
@@ -284,7 +285,8 @@ pub(super) async fn retrieve(
     Extension(identity): Extension<Identity>,
     Path(id): Path<String>,
 ) -> Response {
-    match load(&*app.responses, &id, &identity).await {
+    let store = app.responses(&app.runtime());
+    match load(&*store, &id, &identity).await {
         Ok(stored) => json_response(stored.response.clone()),
         Err(e) => e.into_response(),
     }
@@ -296,10 +298,11 @@ pub(super) async fn delete(
     Extension(identity): Extension<Identity>,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(e) = load(&*app.responses, &id, &identity).await {
+    let store = app.responses(&app.runtime());
+    if let Err(e) = load(&*store, &id, &identity).await {
         return e.into_response();
     }
-    app.responses.delete(&id).await;
+    store.delete(&id).await;
     Json(json!({"id": id, "object": "response", "deleted": true})).into_response()
 }
 
@@ -322,7 +325,8 @@ pub(super) async fn input_items(
     Path(id): Path<String>,
     Query(page): Query<Page>,
 ) -> Response {
-    let stored = match load(&*app.responses, &id, &identity).await {
+    let store = app.responses(&app.runtime());
+    let stored = match load(&*store, &id, &identity).await {
         Ok(s) => s,
         Err(e) => return e.into_response(),
     };

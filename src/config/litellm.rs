@@ -86,6 +86,9 @@ pub(crate) struct RawRouterSettings {
     pub(crate) context_window_fallbacks: Vec<BTreeMap<String, Vec<String>>>,
     pub(crate) content_policy_fallbacks: Vec<BTreeMap<String, Vec<String>>>,
     pub(crate) redis_url: Option<String>,
+    pub(crate) redis_host: Option<String>,
+    pub(crate) redis_port: Option<StringOrNumber>,
+    pub(crate) redis_password: Option<String>,
 }
 
 /// `litellm_settings`.
@@ -108,6 +111,12 @@ pub(crate) struct RawCacheParams {
     pub(crate) ttl: Option<f64>,
     pub(crate) max_size_mb: Option<f64>,
     pub(crate) shared_across_keys: Option<bool>,
+    pub(crate) host: Option<String>,
+    pub(crate) port: Option<StringOrNumber>,
+    pub(crate) password: Option<String>,
+    pub(crate) namespace: Option<String>,
+    /// LiteLLM's `redis_url`-style alternative to host/port.
+    pub(crate) url: Option<String>,
 }
 
 /// `general_settings`.
@@ -129,6 +138,16 @@ pub(crate) struct RawSwitchyardSettings {
     pub(crate) drain_timeout_seconds: Option<f64>,
     /// Agent mode (SPEC §9).
     pub(crate) agent: super::agent::RawAgent,
+    /// Shared state in Redis (SPEC §10).
+    pub(crate) redis: RawSwitchyardRedis,
+}
+
+/// `switchyard_settings.redis`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct RawSwitchyardRedis {
+    pub(crate) on_failure: Option<String>,
+    pub(crate) timeout_seconds: Option<f64>,
 }
 
 /// `switchyard_settings.router`.

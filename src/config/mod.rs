@@ -4,6 +4,7 @@
 mod agent;
 mod env;
 mod litellm;
+mod redis;
 mod validate;
 
 use std::{collections::HashMap, fmt, path::Path, time::Duration};
@@ -41,6 +42,8 @@ pub struct Config {
     pub drain_timeout: Duration,
     /// Agent mode.
     pub agent: AgentSettings,
+    /// Where shared state lives (SPEC §10); `None`: every replica keeps its own.
+    pub redis: Option<crate::state::redis::RedisSettings>,
 }
 
 /// One deployment (`model_list` entry), resolved.

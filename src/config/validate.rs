@@ -137,11 +137,12 @@ pub(super) fn validate(
                 .unwrap_or_else(|| "local".into());
             match kind.as_str() {
                 "local" => {}
-                "redis" => warnings.push(Warning(format!(
-                    "{origin}: `litellm_settings.cache_params.type: redis` is not implemented yet; using the in-process cache"
-                ))),
+                "redis" => {}
                 other => {
-                    return Err(("litellm_settings.cache_params.type".into(), format!("expected `local` or `redis`, got `{other}`")));
+                    return Err((
+                        "litellm_settings.cache_params.type".into(),
+                        format!("expected `local` or `redis`, got `{other}`"),
+                    ));
                 }
             }
             Some(CacheSettings {
@@ -181,6 +182,12 @@ pub(super) fn validate(
         });
     }
     let agent = super::agent::resolve(raw_agent, &groups)?;
+    let redis = super::redis::resolve_settings(&raw, origin, env, warnings)?;
+    if redis.is_none() && cache.as_ref().is_some_and(|c| c.kind == "redis") {
+        warnings.push(Warning(format!(
+            "{origin}: `litellm_settings.cache_params.type: redis` names no server (host, url, or REDIS_HOST/REDIS_URL); using the in-process cache"
+        )));
+    }
     Ok(Config {
         origin: origin.to_owned(),
         deployments,
@@ -196,6 +203,7 @@ pub(super) fn validate(
         max_parallel_requests: gs.max_parallel_requests.map_or(2048, |n| n as usize),
         metrics_require_key: raw.switchyard_settings.metrics_require_key.unwrap_or(false),
         agent,
+        redis,
         drain_timeout: seconds(
             "switchyard_settings.drain_timeout_seconds",
             raw.switchyard_settings.drain_timeout_seconds,

@@ -1,4 +1,31 @@
 //! What replicas share (SPEC §10): one trait per kind of shared state, with the in-process and
 //! Redis implementations side by side.
+//!
+//! - [`redis`]: the process-wide Redis connection (timeout, circuit breaker, metrics) that every
+//!   Redis implementation uses.
 
+pub mod redis;
 pub mod responses;
+
+use crate::config::Config;
+
+/// One line for `switchyard check`: where shared state lives (never the password).
+pub fn describe(config: &Config) -> String {
+    match &config.redis {
+        None => "shared state: per replica (no Redis configured; cache, limits and cooldowns are this process's own)".to_owned(),
+        Some(r) => {
+            let cache = match &config.cache {
+                Some(c) if c.kind == "redis" => "cache in Redis",
+                Some(_) => "cache in process (cache_params.type: local)",
+                None => "cache off",
+            };
+            format!(
+                "shared state: Redis at {} (namespace `{}`, timeout {:?}, on_failure {:?}): limits, deployment usage and cooldowns in Redis, {cache}; max_parallel_requests per replica",
+                r.display(),
+                r.namespace,
+                r.timeout,
+                r.on_failure,
+            )
+        }
+    }
+}

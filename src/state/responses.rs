@@ -1,12 +1,17 @@
 //! Stored responses (`store: true`): a Response with the conversation that led to it, so
 //! `previous_response_id` can continue it and `GET /v1/responses/{id}` return it. `ResponseStore`
-//! is the seam; `InProcess` keeps them in this process (moka, bounded in bytes, with a lifetime).
+//! is the seam; `InProcess` keeps them in this process (moka, bounded in bytes, with a lifetime);
+//! `Shared` keeps them in Redis, so a follow-up or GET that lands on another replica finds them.
 
 use std::{sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use moka::sync::Cache;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::redis::Redis;
 
 /// One stored response.
 #[derive(Debug, Clone)]
@@ -69,6 +74,115 @@ impl ResponseStore for InProcess {
     }
 }
 
+/// Stored responses in Redis (one key per response, expiring after the TTL), with this
+/// process's store beside it: written too, and read only while Redis cannot answer.
+pub struct Shared {
+    redis: Redis,
+    local: Arc<InProcess>,
+    ttl: Duration,
+}
+
+/// The Redis value: the response and its conversation as raw JSON.
+#[derive(Serialize, Deserialize)]
+struct Record<'a> {
+    owner: String,
+    #[serde(default)]
+    native_deployment: Option<String>,
+    #[serde(borrow)]
+    response: &'a RawValue,
+    #[serde(borrow)]
+    input: &'a RawValue,
+}
+
+// === impl Shared ===
+
+impl Shared {
+    /// Responses in `redis` for `ttl`, falling back to `local`.
+    pub fn new(redis: Redis, local: Arc<InProcess>, ttl: Duration) -> Self {
+        Self { redis, local, ttl }
+    }
+
+    fn key(&self, id: &str) -> String {
+        self.redis.key("responses", id, "v1")
+    }
+}
+
+fn encode(s: &StoredResponse) -> Option<Vec<u8>> {
+    let response = serde_json::from_slice::<&RawValue>(&s.response).ok()?;
+    let input = serde_json::from_slice::<&RawValue>(&s.input).ok()?;
+    serde_json::to_vec(&Record {
+        owner: s.owner.clone(),
+        native_deployment: s.native_deployment.clone(),
+        response,
+        input,
+    })
+    .ok()
+}
+
+fn decode(bytes: &[u8]) -> Option<StoredResponse> {
+    let r: Record<'_> = serde_json::from_slice(bytes).ok()?;
+    Some(StoredResponse {
+        owner: r.owner,
+        native_deployment: r.native_deployment,
+        response: Bytes::copy_from_slice(r.response.get().as_bytes()),
+        input: Bytes::copy_from_slice(r.input.get().as_bytes()),
+    })
+}
+
+impl ResponseStore for Shared {
+    fn get(&self, id: &str) -> BoxFuture<'static, Option<Arc<StoredResponse>>> {
+        let (redis, local, key, id) = (
+            self.redis.clone(),
+            self.local.clone(),
+            self.key(id),
+            id.to_owned(),
+        );
+        Box::pin(async move {
+            let cmd = ::redis::cmd("GET").arg(&key).clone();
+            match redis.query::<Option<Vec<u8>>>("responses.get", &cmd).await {
+                Ok(found) => found.and_then(|b| decode(&b)).map(Arc::new),
+                Err(e) => {
+                    redis.warn_degraded("stored responses", &e);
+                    local.get(&id).await
+                }
+            }
+        })
+    }
+
+    fn put(&self, id: String, response: StoredResponse) {
+        let (redis, key, ttl) = (self.redis.clone(), self.key(&id), self.ttl.as_secs().max(1));
+        if let Some(value) = encode(&response) {
+            tokio::spawn(async move {
+                let cmd = ::redis::cmd("SET")
+                    .arg(&key)
+                    .arg(value)
+                    .arg("EX")
+                    .arg(ttl)
+                    .clone();
+                if let Err(e) = redis.query::<()>("responses.put", &cmd).await {
+                    redis.warn_degraded("stored responses", &e);
+                }
+            });
+        }
+        self.local.put(id, response);
+    }
+
+    fn delete(&self, id: &str) -> BoxFuture<'static, bool> {
+        let (redis, key) = (self.redis.clone(), self.key(id));
+        let local = self.local.cache.remove(id).is_some();
+        Box::pin(async move {
+            let cmd = ::redis::cmd("DEL").arg(&key).clone();
+            match redis.query::<u64>("responses.delete", &cmd).await {
+                Ok(n) => n > 0 || local,
+                Err(e) => {
+                    redis.warn_degraded("stored responses", &e);
+                    local
+                }
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,6 +194,21 @@ mod tests {
             input: Bytes::from_static(b"[]"),
             native_deployment: None,
         }
+    }
+
+    #[test]
+    fn record_round_trip() {
+        let s = StoredResponse {
+            owner: "key-1".into(),
+            response: Bytes::from_static(br#"{"id":"resp_1","output":[]}"#),
+            input: Bytes::from_static(br#"[{"type":"message"}]"#),
+            native_deployment: Some("d".into()),
+        };
+        let back = decode(&encode(&s).unwrap()).unwrap();
+        assert_eq!(back.owner, "key-1");
+        assert_eq!(back.response, s.response);
+        assert_eq!(back.input, s.input);
+        assert_eq!(back.native_deployment.as_deref(), Some("d"));
     }
 
     #[tokio::test]
