@@ -18,7 +18,7 @@ use crate::{
     providers::Reply,
     proxy::{ProxyResponse, ReplyBody},
     router::Attempt,
-    sse::SseBody,
+    sse::{Dialect, SseBody},
 };
 
 /// Calls the deployment's adapter.
@@ -77,6 +77,7 @@ impl Service<Attempt> for AttemptService {
                 deployment: deployment.id.clone(),
                 after: timeout,
             })??;
+            let reply_dialect = matches!(reply, Reply::ResponsesSse(_));
             let (body, usage) = match reply {
                 Reply::Json(bytes) => {
                     let usage = serde_json::from_slice::<UsageOnly>(&bytes)
@@ -87,15 +88,17 @@ impl Service<Attempt> for AttemptService {
                         .usage;
                     (ReplyBody::Json(bytes), usage)
                 }
-                Reply::Sse(body) => {
+                Reply::Sse(body) | Reply::ResponsesSse(body) => {
+                    let dialect = if reply_dialect {
+                        Dialect::Responses
+                    } else {
+                        Dialect::Chat
+                    };
                     let keep_usage = request.view.include_usage;
-                    let mut sse = Box::pin(SseBody::new(
-                        body,
-                        deployment.id.clone(),
-                        idle,
-                        keep_usage,
-                        track_text,
-                    ));
+                    let mut sse = Box::pin(
+                        SseBody::new(body, deployment.id.clone(), idle, keep_usage, track_text)
+                            .with_dialect(dialect),
+                    );
                     prime(&mut sse, first_token, &deployment.id).await?;
                     (ReplyBody::Stream(sse), None)
                 }

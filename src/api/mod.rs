@@ -38,11 +38,11 @@ pub fn router(state: Arc<AppState>) -> Router {
             .route("/responses", post(responses::create))
             .route(
                 "/v1/responses/{id}",
-                get(responses::retrieve).delete(responses::delete),
+                get(responses::stored::retrieve).delete(responses::stored::delete),
             )
             .route(
                 "/v1/responses/{id}/input_items",
-                get(responses::input_items),
+                get(responses::stored::input_items),
             )
             .route("/models", get(models::list)),
         &state,

@@ -60,6 +60,9 @@ pub(crate) struct RawModelInfo {
     pub(crate) output_cost_per_token: Option<f64>,
     /// LiteLLM's `mode: embedding` marks an embedding-only deployment.
     pub(crate) mode: Option<String>,
+    /// LiteLLM's list of endpoints the deployment serves (`/v1/responses` makes it native for
+    /// the Responses API).
+    pub(crate) supported_endpoints: Option<Vec<String>>,
 }
 
 /// A YAML scalar that LiteLLM configs write either way (`id: 7` or `id: "7"`).

@@ -79,6 +79,9 @@ pub struct DeploymentConfig {
     pub supports_assistant_prefill: Option<bool>,
     /// `model_info.mode: embedding`: serves embeddings only.
     pub embedding_only: bool,
+    /// Speaks the Responses API itself (`model_info.supported_endpoints` lists `/v1/responses`,
+    /// else the provider's default): `/v1/responses` passes through instead of being translated.
+    pub responses_api: bool,
     /// Behaviour of the built-in mock provider.
     pub mock: MockParams,
 }

@@ -308,6 +308,12 @@ fn deployment(
         retry_after: p.mock_retry_after_seconds.map(Duration::from_secs),
         embedding_dims: p.mock_embedding_dims.unwrap_or(8).clamp(1, 4096),
     };
+    let responses_api = match &entry.model_info.supported_endpoints {
+        Some(list) => list
+            .iter()
+            .any(|e| matches!(e.as_str(), "/v1/responses" | "/responses")),
+        None => provider.speaks_responses(api_base.as_deref()),
+    };
     Ok(Ok(DeploymentConfig {
         id,
         model_name: entry.model_name.clone(),
@@ -328,6 +334,7 @@ fn deployment(
             .or(entry.model_info.output_cost_per_token),
         supports_assistant_prefill: entry.model_info.supports_assistant_prefill,
         embedding_only: entry.model_info.mode.as_deref() == Some("embedding"),
+        responses_api,
         mock,
     }))
 }

@@ -19,11 +19,11 @@ pub struct ChatView {
 /// Token usage of one answer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
-    /// Prompt tokens.
-    #[serde(default)]
+    /// Prompt tokens (`input_tokens` in a Responses answer).
+    #[serde(default, alias = "input_tokens")]
     pub prompt_tokens: u64,
-    /// Completion tokens.
-    #[serde(default)]
+    /// Completion tokens (`output_tokens` in a Responses answer).
+    #[serde(default, alias = "output_tokens")]
     pub completion_tokens: u64,
     /// Both.
     #[serde(default)]

@@ -37,6 +37,8 @@ pub enum Reply {
     Json(Bytes),
     /// An SSE body of `chat.completion.chunk` events (status 200).
     Sse(Body),
+    /// An SSE body of Responses API events (a native `/v1/responses` stream, status 200).
+    ResponsesSse(Body),
 }
 
 /// One deployment's adapter. Errors are `GatewayError`s that know their status and cause.
@@ -131,6 +133,20 @@ impl ProviderKind {
             Self::OpenAiCompat(_) => false,
             // Anthropic continues a trailing assistant message.
             Self::Anthropic | Self::Mock => true,
+        }
+    }
+
+    /// Whether a deployment at `api_base` speaks the Responses API when its config does not say.
+    pub fn speaks_responses(&self, api_base: Option<&str>) -> bool {
+        match self {
+            Self::OpenAiCompat(p) => match p.responses {
+                openai_compat::Responses::No => false,
+                openai_compat::Responses::Yes => true,
+                openai_compat::Responses::AtDefaultBase => {
+                    api_base.is_none_or(|b| Some(b.trim_end_matches('/')) == p.default_base)
+                }
+            },
+            Self::Anthropic | Self::Mock => false,
         }
     }
 

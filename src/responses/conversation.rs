@@ -68,6 +68,28 @@ pub fn to_bytes(items: &[Item]) -> Bytes {
         .unwrap_or_else(|_| Bytes::from_static(b"[]"))
 }
 
+/// The items without their ids, for an upstream that did not make them (ids are its own).
+pub fn without_ids(items: &[Item]) -> Vec<Item> {
+    items
+        .iter()
+        .cloned()
+        .map(|item| match item {
+            Item::Easy(m) | Item::Typed(TypedItem::Message(m)) => {
+                Item::Typed(TypedItem::Message(MessageItem { id: None, ..m }))
+            }
+            Item::Typed(TypedItem::FunctionCall(mut c)) => {
+                c.id = None;
+                Item::Typed(TypedItem::FunctionCall(c))
+            }
+            Item::Typed(TypedItem::FunctionCallOutput(mut o)) => {
+                o.id = None;
+                Item::Typed(TypedItem::FunctionCallOutput(o))
+            }
+            other @ Item::Other(_) => other,
+        })
+        .collect()
+}
+
 /// The id of an item, for paging.
 pub fn item_id(item: &Item) -> Option<&str> {
     match item {

@@ -5,6 +5,7 @@
 //! the conversation a `previous_response_id` continues from the store (`state::responses`).
 
 pub mod conversation;
+pub mod native;
 pub mod request;
 pub mod response;
 pub mod stream;

@@ -193,14 +193,16 @@ pub fn builtin_tools(req: &CreateRequest) -> Vec<String> {
 }
 
 /// The chat request for `req` over the whole conversation `items`. `controls`: gateway members
-/// (`agent`, `cache`) to carry over.
+/// (`agent`, `cache`) to carry over. Built-in tools are a 400 naming them, unless
+/// `drop_builtin` (only deployments that speak the Responses API will be sent the request).
 pub fn to_chat(
     req: &CreateRequest,
     items: &[Item],
     controls: Map<String, Value>,
+    drop_builtin: bool,
 ) -> Result<ChatOut, GatewayError> {
     let builtin = builtin_tools(req);
-    if !builtin.is_empty() {
+    if !builtin.is_empty() && !drop_builtin {
         return Err(GatewayError::InvalidRequest {
             message: format!(
                 "built-in tool {} cannot run on model '{}': its deployments have no Responses API (only function tools are translated)",
@@ -215,6 +217,7 @@ pub fn to_chat(
         .tools
         .iter()
         .flatten()
+        .filter(|t| t.kind == "function")
         .map(|t| oa::Tool {
             kind: "function".into(),
             function: oa::FunctionDef {
@@ -224,14 +227,15 @@ pub fn to_chat(
             },
         })
         .collect();
-    let tool_choice = req.tool_choice.as_ref().map(|c| match c {
-        ToolChoice::Mode(m) => oa::ToolChoice::Mode(m.clone()),
-        ToolChoice::Named { name, .. } => oa::ToolChoice::Named {
+    let tool_choice = req.tool_choice.as_ref().and_then(|c| match c {
+        ToolChoice::Mode(m) => Some(oa::ToolChoice::Mode(m.clone())),
+        ToolChoice::Named { kind, .. } if kind != "function" => None,
+        ToolChoice::Named { name, .. } => Some(oa::ToolChoice::Named {
             kind: "function".into(),
             function: oa::Named {
                 name: name.clone().unwrap_or_default(),
             },
-        },
+        }),
     });
     let stream = req.stream == Some(true);
     let base = oa::ChatRequest {

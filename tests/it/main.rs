@@ -25,6 +25,7 @@ mod messages;
 mod metrics;
 mod providers;
 mod rescue;
+mod responses;
 mod router;
 mod secrets;
 mod streaming;

@@ -296,3 +296,22 @@ def test_agents_sdk_run_streamed(gateway_url):
     final, deltas = asyncio.run(run())
     assert final == MOCK_RESPONSE
     assert "".join(deltas) == MOCK_RESPONSE and len(deltas) > 1
+
+
+# --- two replicas sharing Redis -----------------------------------------------------------------
+
+
+def test_previous_response_id_across_two_gateways_sharing_redis(redis_gateway_urls):
+    first_url, second_url = redis_gateway_urls
+    with _client(first_url) as a, _client(second_url) as b:
+        first = a.responses.create(model=MOCK_MODEL, input="Remember the word zebra.")
+        # The other replica finds it: GET, and a follow-up that continues the conversation.
+        assert b.responses.retrieve(first.id).output_text == first.output_text
+        second = b.responses.create(model=MOCK_MODEL, input="Which word?", previous_response_id=first.id)
+        items = a.responses.input_items.list(second.id, order="asc").data
+        assert [i.role for i in items] == ["user", "assistant", "user"]
+        assert items[0].content[0].text == "Remember the word zebra."
+        # Deleted on one replica, gone on both.
+        b.responses.delete(first.id)
+        with pytest.raises(openai.NotFoundError):
+            a.responses.retrieve(first.id)
