@@ -14,7 +14,10 @@ use tower::Service;
 
 use crate::{
     error::GatewayError,
-    openai::chat::UsageOnly,
+    openai::{
+        Usage,
+        chat::{ResponsesUsageOnly, UsageOnly},
+    },
     providers::Reply,
     proxy::{ProxyResponse, ReplyBody},
     router::Attempt,
@@ -86,6 +89,16 @@ impl Service<Attempt> for AttemptService {
                             reason: format!("the body is not JSON ({e})"),
                         })?
                         .usage;
+                    (ReplyBody::Json(bytes), usage)
+                }
+                Reply::ResponsesJson(bytes) => {
+                    let usage = serde_json::from_slice::<ResponsesUsageOnly>(&bytes)
+                        .map_err(|e| GatewayError::UpstreamGarbled {
+                            deployment: deployment.id.clone(),
+                            reason: format!("the body is not JSON ({e})"),
+                        })?
+                        .usage
+                        .map(Usage::from);
                     (ReplyBody::Json(bytes), usage)
                 }
                 Reply::Sse(body) | Reply::ResponsesSse(body) => {

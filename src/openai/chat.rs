@@ -19,15 +19,47 @@ pub struct ChatView {
 /// Token usage of one answer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
-    /// Prompt tokens (`input_tokens` in a Responses answer).
-    #[serde(default, alias = "input_tokens")]
+    /// Prompt tokens.
+    #[serde(default)]
     pub prompt_tokens: u64,
-    /// Completion tokens (`output_tokens` in a Responses answer).
-    #[serde(default, alias = "output_tokens")]
+    /// Completion tokens.
+    #[serde(default)]
     pub completion_tokens: u64,
     /// Both.
     #[serde(default)]
     pub total_tokens: u64,
+}
+
+/// Usage as the Responses API writes it.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct ResponsesUsage {
+    /// Prompt tokens.
+    #[serde(default)]
+    pub input_tokens: u64,
+    /// Completion tokens.
+    #[serde(default)]
+    pub output_tokens: u64,
+    /// Both.
+    #[serde(default)]
+    pub total_tokens: u64,
+}
+
+impl From<ResponsesUsage> for Usage {
+    fn from(u: ResponsesUsage) -> Self {
+        Self {
+            prompt_tokens: u.input_tokens,
+            completion_tokens: u.output_tokens,
+            total_tokens: u.total_tokens,
+        }
+    }
+}
+
+/// Reads `usage` out of a complete Responses API answer; anything not JSON is an error.
+#[derive(Deserialize)]
+pub struct ResponsesUsageOnly {
+    /// The usage block, if the upstream reported one.
+    #[serde(default)]
+    pub usage: Option<ResponsesUsage>,
 }
 
 /// Reads `usage` out of a complete (non-stream) answer; anything not JSON is an error.

@@ -35,6 +35,8 @@ pub enum ProviderKind {
 pub enum Reply {
     /// A complete JSON body (status 200).
     Json(Bytes),
+    /// A complete Response object (a native `/v1/responses` answer, status 200).
+    ResponsesJson(Bytes),
     /// An SSE body of `chat.completion.chunk` events (status 200).
     Sse(Body),
     /// An SSE body of Responses API events (a native `/v1/responses` stream, status 200).

@@ -366,7 +366,11 @@ impl Provider for OpenAiCompat {
             let bytes = upstream::collect(resp.into_body(), MAX_RESPONSE_BYTES)
                 .await
                 .map_err(|reason| GatewayError::UpstreamUnreachable { deployment, reason })?;
-            Ok(Reply::Json(bytes))
+            Ok(if native {
+                Reply::ResponsesJson(bytes)
+            } else {
+                Reply::Json(bytes)
+            })
         })
     }
 }

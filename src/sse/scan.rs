@@ -46,7 +46,7 @@ struct ResponsesEvent<'a> {
 #[derive(Deserialize)]
 struct ResponseUsage {
     #[serde(default)]
-    usage: Option<crate::openai::Usage>,
+    usage: Option<crate::openai::chat::ResponsesUsage>,
 }
 
 /// What the scanner learned and holds across calls.
@@ -167,7 +167,7 @@ impl Scanner {
         match &*e.kind {
             "response.completed" | "response.incomplete" => {
                 if let Some(u) = e.response.and_then(|r| r.usage) {
-                    end.usage = Some(u);
+                    end.usage = Some(u.into());
                 }
                 self.finished = true;
                 self.done = true;

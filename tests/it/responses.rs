@@ -161,6 +161,16 @@ async fn native_json_passes_through_with_only_the_model_rewritten() {
         .await
         .unwrap();
     assert_eq!(got.text().await.unwrap(), FIXTURE_JSON);
+    // Usage read from the Response object, in the Responses API's names.
+    let m = gw.metrics().await;
+    assert!(
+        m.contains(r#"switchyard_tokens_total{kind="prompt",model="gpt"} 36"#),
+        "{m}"
+    );
+    assert!(
+        m.contains(r#"switchyard_tokens_total{kind="completion",model="gpt"} 4"#),
+        "{m}"
+    );
 }
 
 #[tokio::test]
@@ -170,6 +180,11 @@ async fn native_stream_passes_through_event_by_event() {
     let (status, text) = post(&gw, json!({"model": "gpt", "input": "hi", "stream": true})).await;
     assert_eq!(status, 200);
     assert_eq!(text, FIXTURE_SSE);
+    let m = gw.metrics().await;
+    assert!(
+        m.contains(r#"switchyard_tokens_total{kind="completion",model="gpt"} 4"#),
+        "{m}"
+    );
 }
 
 async fn assert_failed_stream(up_events: Vec<String>, end: End, native: bool, expect: &str) {
