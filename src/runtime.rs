@@ -184,7 +184,7 @@ impl Runtime {
             })
             .collect();
         let models = Arc::new(ModelTable { groups, names });
-        let stack = stack::build(&config, models.clone(), metrics);
+        let stack = stack::build(&config, models.clone(), metrics, redis.as_ref());
         let parallel = Arc::new(tokio::sync::Semaphore::new(config.max_parallel_requests));
         let (runs, tool_calls) = metrics.agent();
         let agent = Arc::new(Agent::new(

@@ -134,7 +134,8 @@ pub struct RouterSettings {
     pub stream_idle_timeout: Duration,
     /// Continue a cut stream on another deployment.
     pub midstream_rescue: bool,
-    /// Shared state for replicas.
+    /// The Redis URL of [`Config::redis`], whichever key named it (kept for callers of this
+    /// field; `Config::redis` has the whole settings).
     pub redis_url: Option<Secret>,
 }
 

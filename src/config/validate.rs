@@ -86,7 +86,7 @@ pub(super) fn validate(
     }
     let groups: std::collections::HashSet<&str> =
         deployments.iter().map(|d| d.model_name.as_str()).collect();
-    let router = RouterSettings {
+    let mut router = RouterSettings {
         strategy,
         core,
         num_retries: rs
@@ -123,7 +123,8 @@ pub(super) fn validate(
         )?
         .unwrap_or(Duration::from_secs(300)),
         midstream_rescue: sw.midstream_rescue.unwrap_or(true),
-        redis_url: secret(env, "router_settings.redis_url", rs.redis_url.as_deref())?,
+        // Resolved with the other Redis keys in `redis.rs` (an unset variable there warns).
+        redis_url: None,
     };
 
     let cache = match (
@@ -183,6 +184,7 @@ pub(super) fn validate(
     }
     let agent = super::agent::resolve(raw_agent, &groups)?;
     let redis = super::redis::resolve_settings(&raw, origin, env, warnings)?;
+    router.redis_url = redis.as_ref().map(|r| r.url.clone());
     if redis.is_none() && cache.as_ref().is_some_and(|c| c.kind == "redis") {
         warnings.push(Warning(format!(
             "{origin}: `litellm_settings.cache_params.type: redis` names no server (host, url, or REDIS_HOST/REDIS_URL); using the in-process cache"

@@ -1,9 +1,16 @@
 //! What replicas share (SPEC §10): one trait per kind of shared state, with the in-process and
 //! Redis implementations side by side.
 //!
+//! - [`cache`]: the response cache (`CacheStore`: moka in process, strings with a TTL in Redis).
+//! - [`deployments`]: cooldowns, the one probe after a cooldown, fleet request counts
+//!   (`DeploymentEvents`: nothing in process; keys, pub/sub and counters in Redis).
+//! - [`limits`]: per-key rpm/tpm (`LimitStore`: governor in process, a GCRA script in Redis).
 //! - [`redis`]: the process-wide Redis connection (timeout, circuit breaker, metrics) that every
 //!   Redis implementation uses.
 
+pub mod cache;
+pub mod deployments;
+pub mod limits;
 pub mod redis;
 pub mod responses;
 

@@ -24,6 +24,7 @@ mod mcp;
 mod messages;
 mod metrics;
 mod providers;
+mod redis;
 mod rescue;
 mod responses;
 mod router;
