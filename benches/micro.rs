@@ -6,7 +6,9 @@
 //!   20 content chunks, finish chunk, `[DONE]`), polled to the end with `BodyExt::collect` on a
 //!   current-thread runtime; `sse/raw_body_*` is the same body without the wrapper (the floor).
 //!   Text tracking (for mid-stream rescue) is on unless the name says otherwise;
-//! - `error/*`: `GatewayError::to_json` for an upstream error passed through and a gateway error.
+//! - `error/*`: `GatewayError::to_json` for an upstream error passed through and a gateway error;
+//! - `responses/*`: the chat -> Responses stream translation of `/v1/responses` on translated
+//!   deployments (the 24 events of a stream with its usage chunk), per event.
 //!
 //! Run: `cargo bench --bench micro` (about a minute and a half); one group: `cargo bench --bench micro -- sse`.
 
@@ -20,6 +22,7 @@ use serde_json::json;
 use switchyard::{
     error::{GatewayError, UpstreamError},
     openai::{JsonBody, Rewrite},
+    responses::{response::Echo, stream::Translator, wire::CreateRequest},
     sse::SseBody,
 };
 
@@ -283,12 +286,48 @@ fn bench_errors(c: &mut Criterion) {
     group.finish();
 }
 
+fn bench_responses(c: &mut Criterion) {
+    let raw = r#"{"model":"gpt-mock","input":"Write one short sentence about load testing.","stream":true}"#;
+    let (Ok(body), Ok(req)) = (
+        JsonBody::parse(Bytes::from_static(raw.as_bytes())),
+        serde_json::from_str::<CreateRequest>(raw),
+    ) else {
+        eprintln!("responses benches skipped: bad request body");
+        return;
+    };
+    let echo = Echo::new(&req, &body);
+    // The events without their blank lines, as the translator's framing hands them over.
+    let events: Vec<Bytes> = stream_events(20, true)
+        .into_iter()
+        .map(|e| e.slice(..e.len() - 2))
+        .collect();
+    let translate = |events: &[Bytes]| {
+        let mut translator = Translator::new(&echo, "gpt-mock", None);
+        let mut out = bytes::BytesMut::new();
+        for event in events {
+            translator.event(event, &mut out);
+        }
+        out.len()
+    };
+    let written = translate(&events);
+    eprintln!(
+        "responses: {} chat events -> {written} bytes of Responses events",
+        events.len()
+    );
+    let mut group = c.benchmark_group("responses");
+    group.throughput(Throughput::Elements(events.len() as u64)); // per event
+    group.bench_function("chat_to_responses_stream_24_events", |b| {
+        b.iter(|| translate(black_box(&events)));
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .sample_size(60);
-    targets = bench_json, bench_sse, bench_errors
+    targets = bench_json, bench_sse, bench_errors, bench_responses
 }
 criterion_main!(benches);

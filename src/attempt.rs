@@ -14,11 +14,14 @@ use tower::Service;
 
 use crate::{
     error::GatewayError,
-    openai::chat::UsageOnly,
+    openai::{
+        Usage,
+        chat::{ResponsesUsageOnly, UsageOnly},
+    },
     providers::Reply,
     proxy::{ProxyResponse, ReplyBody},
     router::Attempt,
-    sse::SseBody,
+    sse::{Dialect, SseBody},
 };
 
 /// Calls the deployment's adapter.
@@ -77,6 +80,7 @@ impl Service<Attempt> for AttemptService {
                 deployment: deployment.id.clone(),
                 after: timeout,
             })??;
+            let reply_dialect = matches!(reply, Reply::ResponsesSse(_));
             let (body, usage) = match reply {
                 Reply::Json(bytes) => {
                     let usage = serde_json::from_slice::<UsageOnly>(&bytes)
@@ -87,15 +91,27 @@ impl Service<Attempt> for AttemptService {
                         .usage;
                     (ReplyBody::Json(bytes), usage)
                 }
-                Reply::Sse(body) => {
+                Reply::ResponsesJson(bytes) => {
+                    let usage = serde_json::from_slice::<ResponsesUsageOnly>(&bytes)
+                        .map_err(|e| GatewayError::UpstreamGarbled {
+                            deployment: deployment.id.clone(),
+                            reason: format!("the body is not JSON ({e})"),
+                        })?
+                        .usage
+                        .map(Usage::from);
+                    (ReplyBody::Json(bytes), usage)
+                }
+                Reply::Sse(body) | Reply::ResponsesSse(body) => {
+                    let dialect = if reply_dialect {
+                        Dialect::Responses
+                    } else {
+                        Dialect::Chat
+                    };
                     let keep_usage = request.view.include_usage;
-                    let mut sse = Box::pin(SseBody::new(
-                        body,
-                        deployment.id.clone(),
-                        idle,
-                        keep_usage,
-                        track_text,
-                    ));
+                    let mut sse = Box::pin(
+                        SseBody::new(body, deployment.id.clone(), idle, keep_usage, track_text)
+                            .with_dialect(dialect),
+                    );
                     prime(&mut sse, first_token, &deployment.id).await?;
                     (ReplyBody::Stream(sse), None)
                 }

@@ -31,6 +31,7 @@ pub mod pricing;
 pub mod process;
 pub mod providers;
 pub mod proxy;
+pub mod responses;
 pub mod retry;
 pub mod router;
 pub mod runtime;

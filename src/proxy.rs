@@ -51,6 +51,24 @@ pub struct ProxyRequest {
     pub received: Instant,
     /// Who sent it.
     pub identity: Identity,
+    /// A `/v1/responses` request: what a deployment that speaks the Responses API is sent
+    /// instead of the chat body (`None` for every other endpoint).
+    pub responses: Option<Arc<NativeRequest>>,
+}
+
+/// The Responses API request as received, for deployments that speak it (SPEC §13).
+#[derive(Debug)]
+pub struct NativeRequest {
+    /// The body as received.
+    pub body: JsonBody,
+    /// With `previous_response_id`: the body with the stored conversation in `input` and no
+    /// `previous_response_id`, for a deployment other than the one that made that response.
+    pub expanded: Option<JsonBody>,
+    /// The deployment that made the previous response: it gets the body as received.
+    pub affinity: Option<Arc<str>>,
+    /// Only deployments that speak the Responses API can serve it (built-in tools, or a previous
+    /// response only the upstream knows).
+    pub native_only: bool,
 }
 
 /// A successful answer from the model stack.
@@ -90,8 +108,36 @@ impl ProxyRequest {
         let message = serde_json::json!({"role": "assistant", "content": partial}).to_string();
         Ok(Self {
             body: self.body.with_message(&message)?,
+            // A continuation is a chat stream, whatever the deployment speaks.
+            responses: None,
             ..self.clone()
         })
+    }
+
+    /// Whether `deployment` may serve this request (beyond serving its endpoint).
+    pub fn may_use(&self, deployment: &Deployment) -> bool {
+        self.responses
+            .as_ref()
+            .is_none_or(|r| !r.native_only || deployment.config.responses_api)
+    }
+
+    /// Whether `deployment` is sent the Responses body (and answers in that format).
+    pub fn native_on(&self, deployment: &Deployment) -> bool {
+        self.responses.is_some() && deployment.config.responses_api
+    }
+}
+
+// === impl NativeRequest ===
+
+impl NativeRequest {
+    /// The body for deployment `id`: as received for the one that made the previous response
+    /// (or when there is none), else with the conversation spelled out.
+    pub fn body_for(&self, id: &str) -> &JsonBody {
+        match (&self.expanded, &self.affinity) {
+            (Some(expanded), Some(a)) if &**a != id => expanded,
+            (Some(expanded), None) => expanded,
+            _ => &self.body,
+        }
     }
 }
 

@@ -94,6 +94,7 @@ pub fn classify(error: &GatewayError) -> Decision {
         | GatewayError::EndpointNotSupported { .. }
         | GatewayError::RequestTooLarge { .. }
         | GatewayError::RouteNotFound { .. }
+        | GatewayError::ResponseNotFound { .. }
         | GatewayError::MethodNotAllowed { .. }
         | GatewayError::Unauthorized { .. }
         | GatewayError::Forbidden { .. }

@@ -16,6 +16,7 @@ use crate::{
     router::{Deployment, ModelGroup, state::DeploymentState},
     spend::Spend,
     stack,
+    state::responses::{InProcess, ResponseStore, Shared},
     state::{
         redis::Redis,
         spend::{self, RedisSpend, SpendStore},
@@ -23,6 +24,11 @@ use crate::{
     upstream::HttpClient,
     wildcard,
 };
+
+/// Bytes of stored responses one process keeps (the oldest go first beyond it).
+const RESPONSES_MAX_BYTES: u64 = 256 << 20;
+/// How long a stored response is kept.
+const RESPONSES_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// Process-wide state shared by every handler.
 pub struct AppState {
@@ -35,6 +41,9 @@ pub struct AppState {
     spend_local: Arc<spend::InProcess>,
     config_path: Option<PathBuf>,
     env: Arc<dyn Env>,
+    /// Stored responses kept in this process (`/v1/responses` with `store`); they outlive
+    /// config reloads. With Redis they are written there too (`responses()`).
+    responses: Arc<InProcess>,
     /// The Redis connection, kept across reloads while its settings stay the same.
     redis: parking_lot::Mutex<Option<Redis>>,
 }
@@ -86,6 +95,7 @@ impl AppState {
             spend_local,
             config_path,
             env,
+            responses: Arc::new(InProcess::new(RESPONSES_MAX_BYTES, RESPONSES_TTL)),
             redis: parking_lot::Mutex::new(redis),
         })
     }
@@ -110,6 +120,19 @@ impl AppState {
         self.runtime.store(Arc::new(runtime));
         *held = redis;
         Ok(warnings)
+    }
+
+    /// Where stored responses live under `rt`: Redis when configured (this process's store
+    /// beside it), else this process.
+    pub fn responses(&self, rt: &Runtime) -> Arc<dyn ResponseStore> {
+        match &rt.redis {
+            Some(redis) => Arc::new(Shared::new(
+                redis.clone(),
+                self.responses.clone(),
+                RESPONSES_TTL,
+            )),
+            None => self.responses.clone(),
+        }
     }
 
     /// The Redis connection in force, if any.

@@ -69,10 +69,16 @@ async fn run_cell(
     let call = Call {
         host: HeaderValue::from_str(&addr.to_string())?,
         body: chat_body(target.model(), mode == Mode::Stream),
-        auth: (target == Target::AuthLimits)
-            .then(|| HeaderValue::from_str(&format!("Bearer {VIRTUAL_KEY}")))
-            .transpose()?,
-        expect_hit: target == Target::CacheHit,
+        auth: matches!(
+            target,
+            Target::AuthLimits | Target::StateLocal | Target::StateRedis
+        )
+        .then(|| HeaderValue::from_str(&format!("Bearer {VIRTUAL_KEY}")))
+        .transpose()?,
+        expect_hit: matches!(
+            target,
+            Target::CacheHit | Target::StateLocal | Target::StateRedis
+        ),
     };
     if !env.opts.warmup.is_zero() {
         let _ = drive(addr, &call, mode, concurrency, env.opts.warmup).await?;

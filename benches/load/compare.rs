@@ -56,6 +56,15 @@ pub(crate) fn comparisons(r: &Report) -> Vec<Comparison> {
                         "keyed ÷ plain",
                     ],
                 ),
+                Group::Redis => (
+                    "Shared state: limits + cache in Redis vs. in process",
+                    [
+                        "in process",
+                        "Redis (loopback)",
+                        "Redis − in process",
+                        "Redis ÷ in process",
+                    ],
+                ),
             };
             Comparison {
                 group,

@@ -28,16 +28,25 @@ pub(crate) enum Kind {
     Open,
     /// `gpt-mock` behind a master key and a virtual key with rpm/tpm limits.
     Auth,
+    /// The virtual key's limits and the response cache, in process.
+    StateLocal,
+    /// The same, in Redis (`redis` group; the URL is set by `main` in [`REDIS_URL`]).
+    StateRedis,
 }
+
+/// The Redis the `state-redis` gateway uses.
+pub(crate) static REDIS_URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 impl Kind {
     /// Start order of the gateways.
-    pub(crate) const ALL: [Kind; 5] = [
+    pub(crate) const ALL: [Kind; 7] = [
         Kind::Plain,
         Kind::Routing,
         Kind::Cache,
         Kind::Open,
         Kind::Auth,
+        Kind::StateLocal,
+        Kind::StateRedis,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -47,6 +56,8 @@ impl Kind {
             Kind::Cache => "cache",
             Kind::Open => "open",
             Kind::Auth => "auth",
+            Kind::StateLocal => "state-local",
+            Kind::StateRedis => "state-redis",
         }
     }
 
@@ -81,18 +92,31 @@ impl Kind {
                     deployment("gpt-mock-8", "gpt-mock");
                 }
             }
-            Kind::Cache | Kind::Open | Kind::Auth => {}
+            Kind::Cache | Kind::Open | Kind::Auth | Kind::StateLocal | Kind::StateRedis => {}
         }
         y.push_str("router_settings:\n");
         if self == Kind::Routing {
             y.push_str("  routing_strategy: simple-shuffle\n");
         }
         y.push_str("  num_retries: 0\n");
+        if self == Kind::StateRedis {
+            let url = REDIS_URL
+                .get()
+                .map_or("redis://127.0.0.1:6379", String::as_str);
+            let _ = writeln!(y, "  redis_url: \"{url}\"");
+        }
         match self {
             Kind::Plain | Kind::Routing | Kind::Open => {}
             Kind::Cache => y.push_str(
                 "litellm_settings:\n  cache: true\n  cache_params:\n    type: local\n    ttl: 600\n",
             ),
+            Kind::StateLocal | Kind::StateRedis => {
+                let kind = if self == Kind::StateRedis { "redis" } else { "local" };
+                let _ = write!(
+                    y,
+                    "litellm_settings:\n  cache: true\n  cache_params:\n    type: {kind}\n    ttl: 600\n    namespace: bench\ngeneral_settings:\n  master_key: {MASTER_KEY}\nswitchyard_settings:\n  keys:\n    - key: {VIRTUAL_KEY}\n      models: [gpt-mock]\n      rpm_limit: {KEY_LIMIT}\n      tpm_limit: {KEY_LIMIT}\n"
+                );
+            }
             Kind::Auth => {
                 let _ = write!(
                     y,

@@ -35,6 +35,10 @@ pub(crate) enum Target {
     NoAuth,
     /// The auth gateway, `gpt-mock` with the virtual key (rpm/tpm limits checked and charged).
     AuthLimits,
+    /// Virtual key limits + cache hits, in process.
+    StateLocal,
+    /// Virtual key limits + cache hits, in Redis.
+    StateRedis,
 }
 
 impl Target {
@@ -47,6 +51,8 @@ impl Target {
             Target::CacheHit => "cache-hit",
             Target::NoAuth => "no-auth",
             Target::AuthLimits => "auth-limits",
+            Target::StateLocal => "in-process",
+            Target::StateRedis => "redis",
         }
     }
 
@@ -59,6 +65,8 @@ impl Target {
             Target::CacheHit => Some(Kind::Cache),
             Target::NoAuth => Some(Kind::Open),
             Target::AuthLimits => Some(Kind::Auth),
+            Target::StateLocal => Some(Kind::StateLocal),
+            Target::StateRedis => Some(Kind::StateRedis),
         }
     }
 
@@ -81,11 +89,19 @@ pub(crate) enum Group {
     Cache,
     /// A virtual key with rpm/tpm limits vs. no keys (both cache misses).
     Auth,
+    /// Limits and cache in Redis on loopback vs. in process (both a limited key, cache hits).
+    Redis,
 }
 
 impl Group {
     /// Run order.
-    pub(crate) const ALL: [Group; 4] = [Group::Base, Group::Routing, Group::Cache, Group::Auth];
+    pub(crate) const ALL: [Group; 5] = [
+        Group::Base,
+        Group::Routing,
+        Group::Cache,
+        Group::Auth,
+        Group::Redis,
+    ];
 
     pub(crate) fn name(self) -> &'static str {
         match self {
@@ -93,6 +109,7 @@ impl Group {
             Group::Routing => "routing",
             Group::Cache => "cache",
             Group::Auth => "auth",
+            Group::Redis => "redis",
         }
     }
 
@@ -103,6 +120,7 @@ impl Group {
             Group::Routing => [Target::OneDeployment, Target::EightDeployments],
             Group::Cache => [Target::Direct, Target::CacheHit],
             Group::Auth => [Target::NoAuth, Target::AuthLimits],
+            Group::Redis => [Target::StateLocal, Target::StateRedis],
         }
     }
 
@@ -114,7 +132,7 @@ impl Group {
                 (Mode::NonStream, 64),
                 (Mode::NonStream, 256),
             ],
-            Group::Routing | Group::Cache | Group::Auth => {
+            Group::Routing | Group::Cache | Group::Auth | Group::Redis => {
                 &[(Mode::NonStream, 1), (Mode::NonStream, 64)]
             }
         }
@@ -127,6 +145,7 @@ impl Group {
             Group::Routing => Kind::Routing,
             Group::Cache => Kind::Cache,
             Group::Auth => Kind::Auth,
+            Group::Redis => Kind::StateRedis,
         }
     }
 

@@ -4,7 +4,7 @@
 //! ```text
 //! cargo bench --bench load -- [--duration-secs 10] [--quick] [--out target/load-results.json]
 //!                             [--no-pin] [--no-build] [--gateway-bin PATH] [--streams 1000]
-//!                             [--groups base,routing,cache,auth]
+//!                             [--groups base,routing,cache,auth,redis]
 //! ```
 //!
 //! - An in-process mock OpenAI upstream (hyper, its own thread and tokio runtime) answers
@@ -52,6 +52,7 @@ mod hold;
 mod json;
 mod mock;
 mod mock_sse;
+mod redis_server;
 mod report;
 
 use std::{
@@ -89,6 +90,9 @@ USAGE: cargo bench --bench load -- [OPTIONS]
                         routing  1 vs. 8 deployments per model group: c=1 latency, c=64 RPS
                         cache    cache hits vs. the mock directly: c=1 latency, c=64 RPS
                         auth     virtual key + rpm/tpm limits vs. no auth: c=1 latency, c=64 RPS
+                        redis    limits + cache in Redis vs. in process: c=1 latency, c=64 RPS
+                                 (starts redis-server on a free loopback port, or uses
+                                 SWITCHYARD_BENCH_REDIS_URL)
   -h, --help
 ";
 
@@ -167,7 +171,7 @@ fn parse_opts() -> anyhow::Result<Option<Opts>> {
                     .filter(|g| wanted.contains(g))
                     .collect();
                 if groups.is_empty() {
-                    bail!("--groups needs at least one of base, routing, cache, auth");
+                    bail!("--groups needs at least one of base, routing, cache, auth, redis");
                 }
             }
             other => bail!("unknown argument {other:?}\n\n{HELP}"),
@@ -218,6 +222,14 @@ fn run() -> anyhow::Result<()> {
     let work = manifest.join("target").join("load-bench");
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     let kinds: Vec<_> = opts.groups.iter().flat_map(|g| g.kinds()).collect();
+    let _redis = if opts.groups.contains(&Group::Redis) {
+        let server = redis_server::RedisServer::start()?;
+        eprintln!("load: redis at {}", server.url);
+        let _ = config::REDIS_URL.set(server.url.clone());
+        Some(server)
+    } else {
+        None
+    };
     let mut fleet = Fleet::start(&kinds, &gateway_bin, &work, mock.addr, &layout)?;
     // The date and commit of the build under test, not of the end of the run.
     let meta = Meta::collect(&opts, &layout, &gateway_bin, manifest);

@@ -250,6 +250,12 @@ fn group_note(s: &mut String, r: &Report, group: Group) {
                 "\nTwo fresh gateways with the same model and no cache; the right one has a master key and a virtual key whose `rpm_limit`/`tpm_limit` are far above what a cell can use, and is called with `Authorization: Bearer <virtual key>`."
             );
         }
+        Group::Redis => {
+            let _ = writeln!(
+                s,
+                "\nTwo gateways, each a virtual key with rpm/tpm limits (far above what a cell uses) and the response cache (every answer a hit): left in process, right in Redis on loopback (one limit script + one GET per request). Targets: <= +150 us p50 at c=1, >= 0.7x the in-process RPS at c=64."
+            );
+        }
     }
 }
 

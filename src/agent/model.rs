@@ -122,6 +122,7 @@ impl ModelCall for StackModel {
                 headers: Default::default(),
                 received: Instant::now(),
                 identity: self.identity.clone(),
+                responses: None,
             };
             let response = self.stack.clone().oneshot(request).await?;
             let cost_micros = crate::spend::cost_from_headers(&response.headers);

@@ -168,6 +168,7 @@ async fn prepare(
         headers,
         received,
         identity,
+        responses: None,
     })
 }
 

@@ -6,6 +6,7 @@ mod health;
 mod messages;
 mod models;
 mod prometheus;
+mod responses;
 mod spend;
 
 use std::sync::Arc;
@@ -36,6 +37,16 @@ pub fn router(state: Arc<AppState>) -> Router {
             .route("/agent/run", post(agent::run))
             .route("/key/info", get(spend::key_info))
             .route("/spend/keys", get(spend::keys))
+            .route("/v1/responses", post(responses::create))
+            .route("/responses", post(responses::create))
+            .route(
+                "/v1/responses/{id}",
+                get(responses::stored::retrieve).delete(responses::stored::delete),
+            )
+            .route(
+                "/v1/responses/{id}/input_items",
+                get(responses::stored::input_items),
+            )
             .route("/models", get(models::list)),
         &state,
     );

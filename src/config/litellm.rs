@@ -81,6 +81,9 @@ pub(crate) struct RawModelInfo {
     pub(crate) max_budget: Option<f64>,
     /// `30s`, `1h`, `1d`, `30d`...: when the group's budget starts over.
     pub(crate) budget_duration: Option<String>,
+    /// LiteLLM's list of endpoints the deployment serves (`/v1/responses` makes it native for
+    /// the Responses API).
+    pub(crate) supported_endpoints: Option<Vec<String>>,
 }
 
 /// A YAML scalar that LiteLLM configs write either way (`id: 7` or `id: "7"`).

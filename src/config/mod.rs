@@ -92,6 +92,9 @@ pub struct DeploymentConfig {
     pub embedding_only: bool,
     /// `model_info.base_model`: the name prices are looked up by, when not the upstream model.
     pub base_model: Option<String>,
+    /// Speaks the Responses API itself (`model_info.supported_endpoints` lists `/v1/responses`,
+    /// else the provider's default): `/v1/responses` passes through instead of being translated.
+    pub responses_api: bool,
     /// Behaviour of the built-in mock provider.
     pub mock: MockParams,
     /// `litellm_params.model: "*"`: the provider comes from the requested name, as in LiteLLM
@@ -149,7 +152,8 @@ pub struct RouterSettings {
     pub stream_idle_timeout: Duration,
     /// Continue a cut stream on another deployment.
     pub midstream_rescue: bool,
-    /// Shared state for replicas.
+    /// The Redis URL of [`Config::redis`], whichever key named it (kept for callers of this
+    /// field; `Config::redis` has the whole settings).
     pub redis_url: Option<Secret>,
 }
 

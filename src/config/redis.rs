@@ -155,3 +155,79 @@ fn percent_encode(s: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use crate::config::{Config, ConfigError, Warning, parse};
+    use crate::state::redis::OnFailure;
+
+    const ONE: &str = "model_list:\n  - model_name: gpt\n    litellm_params: { model: mock/gpt }\n";
+
+    fn load(extra: &str, env: &[(&str, &str)]) -> Result<(Config, Vec<Warning>), ConfigError> {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        parse(&format!("{ONE}{extra}"), "c.yaml", &env)
+    }
+
+    #[test]
+    fn litellm_keys_in_order_and_the_password_never_shows() {
+        let (c, _) = load("", &[]).unwrap();
+        assert!(c.redis.is_none(), "no server named: per replica");
+
+        let (c, w) = load(
+            "router_settings:\n  redis_host: os.environ/RH\n  redis_port: 6380\n  redis_password: os.environ/RP\n",
+            &[("RH", "cache.internal"), ("RP", "p@ss:word")],
+        )
+        .unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        let r = c.redis.unwrap();
+        assert_eq!(r.url.expose(), "redis://:p%40ss%3Aword@cache.internal:6380");
+        assert_eq!(r.display(), "redis://:***@cache.internal:6380");
+        assert!(!format!("{r:?}").contains("word"));
+        assert_eq!(
+            (r.on_failure, r.namespace.as_str()),
+            (OnFailure::Allow, "switchyard")
+        );
+
+        let (c, _) = load(
+            "litellm_settings:\n  cache: true\n  cache_params: { type: redis, host: h, port: \"7000\", namespace: team }\n",
+            &[("REDIS_URL", "redis://env:1")],
+        )
+        .unwrap();
+        let r = c.redis.unwrap();
+        assert_eq!(
+            (r.url.expose(), r.namespace.as_str()),
+            ("redis://h:7000", "team"),
+            "cache_params before the environment"
+        );
+
+        let (c, _) = load("", &[("REDIS_HOST", "envhost"), ("REDIS_PORT", "6390")]).unwrap();
+        assert_eq!(c.redis.unwrap().url.expose(), "redis://envhost:6390");
+    }
+
+    #[test]
+    fn an_unset_variable_warns_and_bad_settings_name_their_key() {
+        let (c, w) = load("router_settings:\n  redis_url: os.environ/NOPE\n", &[]).unwrap();
+        assert!(c.redis.is_none());
+        assert!(w.iter().any(|w| w.0.contains("`NOPE`")), "{w:?}");
+
+        let e = load(
+            "router_settings:\n  redis_url: redis://h\nswitchyard_settings:\n  redis: { on_failure: sometimes }\n",
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(e.path, "switchyard_settings.redis.on_failure");
+        let (c, _) = load(
+            "router_settings:\n  redis_url: redis://h\nswitchyard_settings:\n  redis: { on_failure: deny, timeout_seconds: 0.05 }\n",
+            &[],
+        )
+        .unwrap();
+        let r = c.redis.unwrap();
+        assert_eq!(r.on_failure, OnFailure::Deny);
+        assert_eq!(r.timeout, std::time::Duration::from_millis(50));
+    }
+}

@@ -98,7 +98,7 @@ pub(super) fn validate(
     }
     let groups: std::collections::HashSet<&str> =
         deployments.iter().map(|d| d.model_name.as_str()).collect();
-    let router = RouterSettings {
+    let mut router = RouterSettings {
         strategy,
         core,
         num_retries: keys.num_retries.unwrap_or(2),
@@ -132,7 +132,8 @@ pub(super) fn validate(
         )?
         .unwrap_or(Duration::from_secs(300)),
         midstream_rescue: sw.midstream_rescue.unwrap_or(true),
-        redis_url: secret(env, "router_settings.redis_url", rs.redis_url.as_deref())?,
+        // Resolved with the other Redis keys in `redis.rs` (an unset variable there warns).
+        redis_url: None,
     };
 
     let cache = match (
@@ -208,6 +209,7 @@ pub(super) fn validate(
     let pricing = super::budget::pricing(raw.switchyard_settings.pricing_file.as_deref())?;
     let agent = super::agent::resolve(raw_agent, &groups)?;
     let redis = super::redis::resolve_settings(&raw, origin, env, warnings)?;
+    router.redis_url = redis.as_ref().map(|r| r.url.clone());
     if redis.is_none() && cache.as_ref().is_some_and(|c| c.kind == "redis") {
         warnings.push(Warning(format!(
             "{origin}: `litellm_settings.cache_params.type: redis` names no server (host, url, or REDIS_HOST/REDIS_URL); using the in-process cache"
@@ -351,6 +353,12 @@ fn deployment(
         retry_after: p.mock_retry_after_seconds.map(Duration::from_secs),
         embedding_dims: p.mock_embedding_dims.unwrap_or(8).clamp(1, 4096),
     };
+    let responses_api = match &entry.model_info.supported_endpoints {
+        Some(list) => list
+            .iter()
+            .any(|e| matches!(e.as_str(), "/v1/responses" | "/responses")),
+        None => provider.speaks_responses(api_base.as_deref()),
+    };
     Ok(Ok(DeploymentConfig {
         id,
         model_name: entry.model_name.clone(),
@@ -372,6 +380,7 @@ fn deployment(
         supports_assistant_prefill: entry.model_info.supports_assistant_prefill,
         embedding_only: entry.model_info.mode.as_deref() == Some("embedding"),
         base_model: entry.model_info.base_model.clone(),
+        responses_api,
         mock,
         by_prefix,
     }))

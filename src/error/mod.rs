@@ -58,6 +58,15 @@ pub enum GatewayError {
         /// Request path.
         path: String,
     },
+    /// A stored response (`/v1/responses/{id}`, `previous_response_id`) that does not exist, or
+    /// belongs to another key.
+    #[error("Response with id '{id}' not found.")]
+    ResponseNotFound {
+        /// The id asked for.
+        id: String,
+        /// `param` of the error (`previous_response_id` or none).
+        param: Option<&'static str>,
+    },
     /// No key, or a key that is not the master key nor a virtual key.
     #[error("{message}")]
     Unauthorized {
@@ -261,7 +270,11 @@ impl GatewayError {
             | Self::EndpointNotSupported { .. }
             | Self::BudgetExceeded { .. } => StatusCode::BAD_REQUEST,
             Self::RequestTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::RouteNotFound { .. } => StatusCode::NOT_FOUND,
+            // A bad `previous_response_id` is a bad request; a GET of an unknown id is a 404.
+            Self::ResponseNotFound { param: Some(_), .. } => StatusCode::BAD_REQUEST,
+            Self::RouteNotFound { .. } | Self::ResponseNotFound { param: None, .. } => {
+                StatusCode::NOT_FOUND
+            }
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
@@ -288,6 +301,7 @@ impl GatewayError {
             | Self::EndpointNotSupported { .. }
             | Self::RequestTooLarge { .. }
             | Self::RouteNotFound { .. }
+            | Self::ResponseNotFound { .. }
             | Self::MethodNotAllowed { .. }
             | Self::Unauthorized { .. }
             | Self::Forbidden { .. }
@@ -315,6 +329,7 @@ impl GatewayError {
             | Self::EndpointNotSupported { .. }
             | Self::RequestTooLarge { .. }
             | Self::RouteNotFound { .. }
+            | Self::ResponseNotFound { .. }
             | Self::MethodNotAllowed { .. }
             | Self::Unauthorized { .. }
             | Self::Forbidden { .. }
@@ -348,6 +363,7 @@ impl GatewayError {
             Self::EndpointNotSupported { .. } => "endpoint_not_supported",
             Self::RequestTooLarge { .. } => "request_too_large",
             Self::RouteNotFound { .. } => "not_found",
+            Self::ResponseNotFound { .. } => "response_not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::Unauthorized { .. } => "invalid_api_key",
             Self::Forbidden { .. } => "model_not_allowed",
@@ -369,6 +385,7 @@ impl GatewayError {
         match self {
             Self::InvalidRequest { param, .. } => *param,
             Self::ModelNotFound { .. } | Self::EndpointNotSupported { .. } => Some("model"),
+            Self::ResponseNotFound { param, .. } => *param,
             Self::RequestTooLarge { .. }
             | Self::RouteNotFound { .. }
             | Self::MethodNotAllowed { .. }
@@ -400,6 +417,7 @@ impl GatewayError {
             | Self::EndpointNotSupported { .. }
             | Self::RequestTooLarge { .. }
             | Self::RouteNotFound { .. }
+            | Self::ResponseNotFound { .. }
             | Self::MethodNotAllowed { .. }
             | Self::Unauthorized { .. }
             | Self::Forbidden { .. }

@@ -137,6 +137,32 @@ impl JsonBody {
         out.freeze()
     }
 
+    /// A copy without the members `remove`, with member `key` set to the JSON text `value`
+    /// (last); every other member byte for byte.
+    pub fn with_member(
+        &self,
+        remove: &[&str],
+        key: &str,
+        value: &[u8],
+    ) -> Result<Self, GatewayError> {
+        let mut out = BytesMut::with_capacity(self.raw.len() + value.len() + key.len() + 4);
+        out.put_u8(b'{');
+        for m in &self.members {
+            if remove.contains(&&*m.key) || &*m.key == key {
+                continue;
+            }
+            write_json_str(&mut out, &m.key);
+            out.put_u8(b':');
+            out.put_slice(&self.raw[m.value.clone()]);
+            out.put_u8(b',');
+        }
+        write_json_str(&mut out, key);
+        out.put_u8(b':');
+        out.put_slice(value);
+        out.put_u8(b'}');
+        Self::parse(out.freeze())
+    }
+
     /// A copy with `message` (a JSON object) appended to the `messages` array.
     pub fn with_message(&self, message: &str) -> Result<Self, GatewayError> {
         let m = self

@@ -72,6 +72,43 @@ fn lenient_details<'de, D: serde::Deserializer<'de>>(
     }))
 }
 
+/// Usage as the Responses API writes it.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct ResponsesUsage {
+    /// Prompt tokens.
+    #[serde(default)]
+    pub input_tokens: u64,
+    /// Completion tokens.
+    #[serde(default)]
+    pub output_tokens: u64,
+    /// Both.
+    #[serde(default)]
+    pub total_tokens: u64,
+    /// `input_tokens_details`: how many input tokens were read from a prompt cache.
+    #[serde(default, deserialize_with = "lenient_details")]
+    pub input_tokens_details: Option<PromptTokensDetails>,
+}
+
+impl From<ResponsesUsage> for Usage {
+    fn from(u: ResponsesUsage) -> Self {
+        Self {
+            prompt_tokens: u.input_tokens,
+            completion_tokens: u.output_tokens,
+            total_tokens: u.total_tokens,
+            prompt_tokens_details: u.input_tokens_details,
+            cache_creation_input_tokens: None,
+        }
+    }
+}
+
+/// Reads `usage` out of a complete Responses API answer; anything not JSON is an error.
+#[derive(Deserialize)]
+pub struct ResponsesUsageOnly {
+    /// The usage block, if the upstream reported one.
+    #[serde(default)]
+    pub usage: Option<ResponsesUsage>,
+}
+
 /// Reads `usage` out of a complete (non-stream) answer; anything not JSON is an error.
 #[derive(Deserialize)]
 pub struct UsageOnly {

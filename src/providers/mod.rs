@@ -36,8 +36,12 @@ pub enum ProviderKind {
 pub enum Reply {
     /// A complete JSON body (status 200).
     Json(Bytes),
+    /// A complete Response object (a native `/v1/responses` answer, status 200).
+    ResponsesJson(Bytes),
     /// An SSE body of `chat.completion.chunk` events (status 200).
     Sse(Body),
+    /// An SSE body of Responses API events (a native `/v1/responses` stream, status 200).
+    ResponsesSse(Body),
 }
 
 /// One deployment's adapter. Errors are `GatewayError`s that know their status and cause.
@@ -132,6 +136,20 @@ impl ProviderKind {
             Self::OpenAiCompat(_) => false,
             // Anthropic continues a trailing assistant message.
             Self::Anthropic | Self::Mock => true,
+        }
+    }
+
+    /// Whether a deployment at `api_base` speaks the Responses API when its config does not say.
+    pub fn speaks_responses(&self, api_base: Option<&str>) -> bool {
+        match self {
+            Self::OpenAiCompat(p) => match p.responses {
+                openai_compat::Responses::No => false,
+                openai_compat::Responses::Yes => true,
+                openai_compat::Responses::AtDefaultBase => {
+                    api_base.is_none_or(|b| Some(b.trim_end_matches('/')) == p.default_base)
+                }
+            },
+            Self::Anthropic | Self::Mock => false,
         }
     }
 

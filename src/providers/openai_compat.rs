@@ -38,6 +38,20 @@ pub struct Profile {
     pub stream_usage: bool,
     /// Serves `/embeddings`.
     pub embeddings: bool,
+    /// Serves `/responses` by default (without `model_info.supported_endpoints`).
+    pub responses: Responses,
+}
+
+/// Whether a vendor speaks the Responses API when the config does not say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Responses {
+    /// No: translated to chat completions.
+    No,
+    /// Yes (vLLM).
+    Yes,
+    /// Only at the vendor's own default base URL (`openai`: api.openai.com speaks it, the many
+    /// servers reached through `openai/` with an `api_base` mostly do not).
+    AtDefaultBase,
 }
 
 /// Where the key goes.
@@ -75,6 +89,7 @@ const fn row(
         version_env: None,
         stream_usage: true,
         embeddings: true,
+        responses: Responses::No,
     }
 }
 
@@ -82,6 +97,7 @@ const fn row(
 pub static PROFILES: &[Profile] = &[
     Profile {
         base_env: Some("OPENAI_API_BASE"),
+        responses: Responses::AtDefaultBase,
         ..row(
             "openai",
             Some("https://api.openai.com/v1"),
@@ -107,9 +123,13 @@ pub static PROFILES: &[Profile] = &[
     },
     Profile {
         base_env: Some("HOSTED_VLLM_API_BASE"),
+        responses: Responses::Yes,
         ..row("hosted_vllm", None, Some("HOSTED_VLLM_API_KEY"))
     },
-    row("vllm", None, None),
+    Profile {
+        responses: Responses::Yes,
+        ..row("vllm", None, None)
+    },
     row("custom_openai", None, None),
     Profile {
         base_env: Some("LM_STUDIO_API_BASE"),
@@ -170,6 +190,8 @@ pub static PROFILES: &[Profile] = &[
 
 /// Azure's `api-version` when the config names none.
 const AZURE_DEFAULT_VERSION: &str = "2024-10-21";
+/// The oldest Azure `api-version` with the Responses API, used when the configured one is older.
+const AZURE_RESPONSES_VERSION: &str = "2025-04-01-preview";
 /// Cap on an upstream answer the gateway reads whole.
 const MAX_RESPONSE_BYTES: usize = 64 << 20;
 
@@ -181,6 +203,8 @@ pub struct OpenAiCompat {
     model: String,
     chat: Uri,
     embeddings: Uri,
+    /// `/responses`, for a deployment that speaks the Responses API.
+    responses: Option<Uri>,
     auth: Option<(HeaderName, HeaderValue)>,
     stream_usage: bool,
 }
@@ -230,12 +254,29 @@ impl OpenAiCompat {
                 Ok::<_, String>((name, value))
             })
             .transpose()?;
+        let responses = match profile.paths {
+            _ if !cfg.responses_api => None,
+            Paths::Azure => {
+                let version = cfg
+                    .api_version
+                    .as_deref()
+                    .filter(|v| *v >= "2025-03-01-preview")
+                    .unwrap_or(AZURE_RESPONSES_VERSION);
+                Some(
+                    format!("{base}/openai/responses?api-version={version}")
+                        .parse::<Uri>()
+                        .map_err(|e| format!("invalid api_base `{base}`: {e}"))?,
+                )
+            }
+            Paths::OpenAi | Paths::RootV1 => Some(url("responses")?),
+        };
         Ok(Self {
             deployment: cfg.id.as_str().into(),
             client,
             model: cfg.upstream_model.clone(),
             chat: url("chat/completions")?,
             embeddings: url("embeddings")?,
+            responses,
             auth,
             stream_usage: profile.stream_usage,
         })
@@ -246,15 +287,30 @@ impl Provider for OpenAiCompat {
     fn send(&self, request: &ProxyRequest) -> BoxFuture<'static, Result<Reply, GatewayError>> {
         let stream = request.view.stream && request.endpoint == Endpoint::Chat;
         let model = wildcard::upstream_model(&self.model, &request.group.name, &request.view.model);
-        let body = request.body.rewrite(&Rewrite {
-            model: Some(&model),
-            remove: GATEWAY_FIELDS,
-            include_usage: stream && self.stream_usage,
-        });
-        let uri = match request.endpoint {
-            Endpoint::Chat => self.chat.clone(),
-            Endpoint::Embeddings => self.embeddings.clone(),
+        // A Responses API request to a deployment that speaks it: its own body, model rewritten.
+        let native = request.responses.as_ref().zip(self.responses.as_ref());
+        let (body, uri) = match native {
+            Some((native, uri)) => (
+                native.body_for(&self.deployment).rewrite(&Rewrite {
+                    model: Some(&model),
+                    remove: GATEWAY_FIELDS,
+                    include_usage: false,
+                }),
+                uri.clone(),
+            ),
+            None => (
+                request.body.rewrite(&Rewrite {
+                    model: Some(&model),
+                    remove: GATEWAY_FIELDS,
+                    include_usage: stream && self.stream_usage,
+                }),
+                match request.endpoint {
+                    Endpoint::Chat => self.chat.clone(),
+                    Endpoint::Embeddings => self.embeddings.clone(),
+                },
+            ),
         };
+        let native = native.is_some();
         let mut builder = Request::builder()
             .method(Method::POST)
             .uri(uri)
@@ -302,12 +358,21 @@ impl Provider for OpenAiCompat {
                         reason: "it answered a streaming request with a JSON body".into(),
                     });
                 }
-                return Ok(Reply::Sse(axum::body::Body::new(resp.into_body())));
+                let body = axum::body::Body::new(resp.into_body());
+                return Ok(if native {
+                    Reply::ResponsesSse(body)
+                } else {
+                    Reply::Sse(body)
+                });
             }
             let bytes = upstream::collect(resp.into_body(), MAX_RESPONSE_BYTES)
                 .await
                 .map_err(|reason| GatewayError::UpstreamUnreachable { deployment, reason })?;
-            Ok(Reply::Json(bytes))
+            Ok(if native {
+                Reply::ResponsesJson(bytes)
+            } else {
+                Reply::Json(bytes)
+            })
         })
     }
 }
@@ -342,6 +407,7 @@ mod tests {
             supports_assistant_prefill: None,
             embedding_only: false,
             base_model: None,
+            responses_api: false,
             mock: MockParams::default(),
             by_prefix: Vec::new(),
         };

@@ -259,7 +259,9 @@ where
             let serving: Vec<&Arc<Deployment>> = group
                 .deployments
                 .iter()
-                .filter(|d| d.serves(request.endpoint) && !excluded.contains(&d.id))
+                .filter(|d| {
+                    d.serves(request.endpoint) && request.may_use(d) && !excluded.contains(&d.id)
+                })
                 .collect();
             if serving.is_empty() && excluded.is_empty() && last.is_none() {
                 let e = GatewayError::EndpointNotSupported {
@@ -302,7 +304,14 @@ where
                 .filter(|d| !tried.contains(&d.id))
                 .collect();
             let candidates = if untried.is_empty() { ready } else { untried };
-            let deployment = candidates[self.shared.core.pick(&candidates, now)].clone();
+            // A follow-up of a stored Responses answer goes back to the deployment that made it.
+            let affine = request
+                .responses
+                .as_ref()
+                .and_then(|r| r.affinity.as_ref())
+                .and_then(|a| candidates.iter().position(|d| d.id == *a));
+            let pick = affine.unwrap_or_else(|| self.shared.core.pick(&candidates, now));
+            let deployment = candidates[pick].clone();
             // After a cooldown, one probe across the fleet: a replica that loses the slot keeps
             // the deployment cooled and picks again.
             if deployment.state.probe_due(now) && !self.shared.events.probe(&deployment).await {
@@ -372,6 +381,7 @@ where
                     let others = group.deployments.iter().any(|d| {
                         d.id != deployment.id
                             && d.serves(request.endpoint)
+                            && request.may_use(d)
                             && !excluded.contains(&d.id)
                             && d.state.availability(now, d.config.rpm, d.config.tpm)
                                 == Availability::Ready

@@ -28,6 +28,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::future::BoxFuture;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use pin_project_lite::pin_project;
+pub use scan::Dialect;
 use scan::{Mode, Scanner};
 pub(crate) use scan::{event_data, split_event};
 use tokio::time::{Instant, Sleep};
@@ -157,6 +158,8 @@ impl SseBody {
             held: BytesMut::new(),
             state: State::Streaming,
             scanner: Scanner {
+                dialect: Dialect::Chat,
+                next_seq: 0,
                 keep_usage_chunk,
                 mode: Mode::Forward,
                 finished: false,
@@ -181,6 +184,12 @@ impl SseBody {
             original: None,
             on_complete: None,
         }
+    }
+
+    /// Reads `dialect` events instead of chat chunks.
+    pub fn with_dialect(mut self, dialect: Dialect) -> Self {
+        self.scanner.dialect = dialect;
+        self
     }
 
     /// Runs `hook` once when the stream ends (or the client leaves).
@@ -287,6 +296,7 @@ impl SseBody {
                             return Poll::Ready(Some(finish_failed(
                                 &mut *this.state,
                                 this.guard,
+                                this.scanner,
                                 failure,
                             )));
                         }
@@ -401,7 +411,12 @@ impl SseBody {
                     if let Some(out) = out {
                         b.put_slice(&out);
                     }
-                    b.put_slice(&finish_failed(&mut *this.state, this.guard, failure));
+                    b.put_slice(&finish_failed(
+                        &mut *this.state,
+                        this.guard,
+                        this.scanner,
+                        failure,
+                    ));
                     return Poll::Ready(Some(b.freeze()));
                 }
             }
@@ -454,11 +469,30 @@ fn replay_failure(deployment: &Arc<str>) -> Failure {
     }
 }
 
-/// Ends the stream with the error event of `failure`.
-fn finish_failed(state: &mut State, guard: &mut EndGuard, failure: Failure) -> Bytes {
+/// Ends the stream with the error event of `failure`, in the stream's dialect.
+fn finish_failed(
+    state: &mut State,
+    guard: &mut EndGuard,
+    scanner: &Scanner,
+    failure: Failure,
+) -> Bytes {
     *state = State::Finished;
     guard.fire(Outcome::Failed(failure.code));
-    error_event(&failure.deployment, &failure.reason)
+    match scanner.dialect {
+        Dialect::Chat => error_event(&failure.deployment, &failure.reason),
+        Dialect::Responses => {
+            responses_error_event(scanner.next_seq, failure.code, &failure.reason)
+        }
+    }
+}
+
+/// A Responses API `error` event (no completion follows it).
+pub fn responses_error_event(sequence_number: u64, code: &str, message: &str) -> Bytes {
+    let data = serde_json::json!({
+        "type": "error", "sequence_number": sequence_number, "code": code,
+        "message": message, "param": null,
+    });
+    Bytes::from(format!("event: error\ndata: {data}\n\n"))
 }
 
 /// `data: {"error": ...}\n\n` for a failure after the stream started.

@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use serde::Deserialize;
 use tokio::time::Instant;
 
 use super::StreamEnd;
@@ -21,9 +22,39 @@ pub(super) enum Mode {
     Continue,
 }
 
+/// Which event stream it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// `chat.completion.chunk`s, ending in `[DONE]`.
+    Chat,
+    /// Responses API events, ending in `response.completed` / `response.incomplete` (or
+    /// `response.failed` / `error`).
+    Responses,
+}
+
+/// The members of a Responses API event the scanner reads.
+#[derive(Deserialize)]
+struct ResponsesEvent<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default)]
+    sequence_number: Option<u64>,
+    #[serde(default)]
+    response: Option<ResponseUsage>,
+}
+
+#[derive(Deserialize)]
+struct ResponseUsage {
+    #[serde(default)]
+    usage: Option<crate::openai::chat::ResponsesUsage>,
+}
+
 /// What the scanner learned and holds across calls.
 #[derive(Debug)]
 pub(super) struct Scanner {
+    pub(super) dialect: Dialect,
+    /// Responses: the `sequence_number` an event of the gateway's own would take next.
+    pub(super) next_seq: u64,
     pub(super) keep_usage_chunk: bool,
     pub(super) mode: Mode,
     /// A `finish_reason` was seen.
@@ -120,7 +151,46 @@ impl Scanner {
         }
     }
 
+    /// A Responses API event: always forwarded as is; its type says whether the answer is
+    /// complete, failed or has started its content. Never rescuable mid-answer.
+    fn judge_responses(&mut self, event: &[u8], end: &mut StreamEnd) -> Verdict {
+        self.unrescuable = true;
+        let Some(data) = event_data(event) else {
+            return Verdict::Keep;
+        };
+        let Ok(e) = serde_json::from_slice::<ResponsesEvent<'_>>(&data) else {
+            return Verdict::Keep;
+        };
+        if let Some(n) = e.sequence_number {
+            self.next_seq = self.next_seq.max(n + 1);
+        }
+        match &*e.kind {
+            "response.completed" | "response.incomplete" => {
+                if let Some(u) = e.response.and_then(|r| r.usage) {
+                    end.usage = Some(u.into());
+                }
+                self.finished = true;
+                self.done = true;
+            }
+            "response.failed" | "error" => self.errored = true,
+            "response.output_item.added"
+            | "response.output_text.delta"
+            | "response.function_call_arguments.delta"
+            | "response.reasoning_summary_text.delta"
+            | "response.refusal.delta"
+                if end.first_content.is_none() =>
+            {
+                end.first_content = Some(Instant::now());
+            }
+            _ => {}
+        }
+        Verdict::Keep
+    }
+
     fn judge(&mut self, event: &[u8], end: &mut StreamEnd) -> Verdict {
+        if self.dialect == Dialect::Responses {
+            return self.judge_responses(event, end);
+        }
         let Some(data) = event_data(event) else {
             return Verdict::Keep; // a comment or a field without data
         };

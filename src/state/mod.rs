@@ -13,6 +13,7 @@ pub mod cache;
 pub mod deployments;
 pub mod limits;
 pub mod redis;
+pub mod responses;
 pub mod spend;
 
 use crate::config::Config;

@@ -322,3 +322,36 @@ async fn a_streaming_run_with_a_slow_tool_survives_a_short_client_read_timeout()
     assert_eq!(content, "All done.");
     assert!(text.trim_end().ends_with("data: [DONE]"));
 }
+
+#[tokio::test]
+async fn the_responses_api_runs_agent_mode_too() {
+    let model = MockUpstream::start(says("Done: 42.")).await;
+    let gw = TestGateway::start(&config(&model, "    max_iterations: 3\n")).await;
+    let body = json!({"model": "small", "input": "go", "agent": {}});
+    let v: Value = http()
+        .post(gw.url("/v1/responses"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["object"], "response", "{v}");
+    assert_eq!(v["output"][0]["content"][0]["text"], "Done: 42.");
+    assert_eq!(v["agent"]["stopped_reason"], "final");
+    assert!(model.requests()[0].json().get("agent").is_none());
+
+    let streamed = http()
+        .post(gw.url("/v1/responses"))
+        .header("x-switchyard-agent", "on")
+        .json(&json!({"model": "small", "input": "go", "stream": true}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(streamed.contains("event: response.completed"), "{streamed}");
+    assert!(streamed.contains(r#""delta":"Done: ""#), "{streamed}");
+}

@@ -30,6 +30,7 @@ mod metrics;
 mod providers;
 mod redis;
 mod rescue;
+mod responses;
 mod router;
 mod sandbox;
 mod secrets;

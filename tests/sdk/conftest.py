@@ -174,3 +174,16 @@ def translating_gateway_url(upstream):
     }
     with _gateway(TRANSLATE_CONFIG, env) as base_url:
         yield base_url
+
+
+@pytest.fixture(scope="session")
+def redis_gateway_urls():
+    """Two gateways serving tests/sdk/config.yaml that share the Redis at
+    $SWITCHYARD_TEST_REDIS_URL (as two replicas behind a load balancer). Skipped, visibly, when
+    the variable is unset."""
+    url = os.environ.get("SWITCHYARD_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("SWITCHYARD_TEST_REDIS_URL is not set: no Redis to share between two gateways")
+    env = {"REDIS_URL": url}
+    with _gateway(CONFIG, env) as first, _gateway(CONFIG, env) as second:
+        yield first, second

@@ -1,6 +1,7 @@
 """A tiny deterministic upstream on loopback for the SDK tests: it speaks Anthropic's Messages
-API on POST /v1/messages and OpenAI's Chat Completions on POST /v1/chat/completions, answering
-from the recorded fixtures in tests/fixtures/{anthropic,openai}/ (a request with tools gets the
+API on POST /v1/messages, OpenAI's Chat Completions on POST /v1/chat/completions and OpenAI's
+Responses API on POST /v1/responses, answering from the recorded fixtures in
+tests/fixtures/{anthropic,openai,responses}/ (a request with tools gets the
 two-tool-call answer, any other the text answer; `stream: true` gets the SSE recording, sent
 event by event). A last user message of exactly "overload" gets Anthropic's 529 overloaded_error;
 POST /v1/messages/count_tokens answers {"input_tokens": 17}.
@@ -51,6 +52,8 @@ class Upstream:
                     api = "anthropic"
                 elif self.path == "/v1/chat/completions":
                     api = "openai"
+                elif self.path == "/v1/responses":
+                    api = "responses"
                 else:
                     self._send(404, "application/json", b'{"error": "no such path"}')
                     return
@@ -58,7 +61,7 @@ class Upstream:
                     data = (FIXTURES / "anthropic" / "error_overloaded.json").read_bytes()
                     self._send(529, "application/json", data)
                     return
-                name = "tool_calls" if body.get("tools") else "text"
+                name = "tool_calls" if body.get("tools") and api != "responses" else "text"
                 if body.get("stream"):
                     text = (FIXTURES / api / f"{name}.sse").read_text()
                     self._send_events(text.split("\n\n"))

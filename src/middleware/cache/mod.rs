@@ -65,6 +65,8 @@ struct Control {
     lookup: bool,
     store: bool,
     ttl: Option<Duration>,
+    /// A `/v1/responses` request: an answer in the Responses format (native) is not kept.
+    responses: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -228,6 +230,16 @@ impl Shared {
             .insert("x-switchyard-cache", HeaderValue::from_static(result));
         let ttl = control.ttl.unwrap_or(self.ttl);
         let store = self.store.clone();
+        let native = control.responses
+            && response
+                .served_by
+                .as_ref()
+                .is_some_and(|d| d.config.responses_api);
+        let (store_as, leader) = if native {
+            (None, None)
+        } else {
+            (store_as, leader)
+        };
         match &mut response.body {
             ReplyBody::Json(answer) => {
                 if let Some(key) = store_as {
@@ -292,10 +304,20 @@ impl Shared {
 
 impl Control {
     fn read(request: &ProxyRequest) -> Self {
+        // Answers are kept in chat format; a group that may answer `/v1/responses` natively
+        // is not cached for it.
+        let responses = request.responses.is_some();
+        let native = responses
+            && request
+                .group
+                .deployments
+                .iter()
+                .any(|d| d.config.responses_api);
         let mut c = Self {
-            lookup: true,
-            store: true,
+            lookup: !native,
+            store: !native,
             ttl: None,
+            responses,
         };
         for value in request.headers.get_all(header::CACHE_CONTROL) {
             let value = value.to_str().unwrap_or_default().to_ascii_lowercase();

@@ -1,6 +1,8 @@
 //! The built-in `mock` provider: deterministic OpenAI answers with no network, for the default
 //! config, demos, tests and benchmarks. Behaviour comes from `litellm_params.mock_*`.
 
+mod script;
+
 use std::{
     sync::{
         Arc,
@@ -87,8 +89,38 @@ impl Mock {
             .map(|m| estimate_tokens(&text_of(m)))
             .sum::<u64>()
             .max(1);
+        let last_text = messages.last().map(text_of).unwrap_or_default();
+        let tools: Vec<script::Tool> = request
+            .body
+            .field("tools")
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let tool_choice: Option<serde_json::Value> =
+            request.body.field("tool_choice").ok().flatten();
+        let parallel = request
+            .body
+            .field::<bool>("parallel_tool_calls")
+            .ok()
+            .flatten()
+            .unwrap_or(true);
+        let calls = script::tool_calls(
+            &messages,
+            &tools,
+            tool_choice.as_ref(),
+            parallel,
+            &last_text,
+            request.id.as_str(),
+        );
+        if !calls.is_empty() {
+            return self.tool_answer(request, &calls, prompt_tokens);
+        }
         let full = match &self.params.response {
             Some(text) => text.clone(),
+            None if messages.last().is_some_and(|m| m.role == "tool") => {
+                let result: String = last_text.chars().take(200).collect();
+                format!("The tool returned: {result}")
+            }
             None => {
                 let last = messages
                     .iter()
@@ -100,6 +132,9 @@ impl Mock {
                 format!("This is a mock response from switchyard. You said: {last}")
             }
         };
+        let response_format: Option<serde_json::Value> =
+            request.body.field("response_format").ok().flatten();
+        let full = script::formatted(response_format.as_ref(), &full).unwrap_or(full);
         // An assistant prefill: continue after it when it is the start of the answer.
         let prefill = messages
             .last()
@@ -148,6 +183,64 @@ impl Mock {
         // Always sent, as the OpenAI-compatible adapter always asks for it; the SSE body drops
         // it when the client did not ask for usage.
         let c = json!({"id": &id, "object": "chat.completion.chunk", "created": created, "model": model,
+            "choices": [], "usage": usage});
+        events.push(Bytes::from(format!("data: {c}\n\n")));
+        events.push(Bytes::from_static(b"data: [DONE]\n\n"));
+        Reply::Sse(paced(events, self.params.chunk_delay))
+    }
+
+    /// An answer that calls `calls`; streamed, each call's arguments come in three fragments
+    /// after the first (which carries the id and name), as real servers send them.
+    fn tool_answer(
+        &self,
+        request: &ProxyRequest,
+        calls: &[script::Call],
+        prompt_tokens: u64,
+    ) -> Reply {
+        let completion_tokens = calls
+            .iter()
+            .map(|c| estimate_tokens(&c.arguments) + 3)
+            .sum::<u64>();
+        let usage = json!({"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens});
+        let id = format!("chatcmpl-{}", request.id.as_str());
+        let created = now_secs();
+        if !request.view.stream {
+            let tool_calls: Vec<_> = calls
+                .iter()
+                .map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}))
+                .collect();
+            let body = json!({
+                "id": id, "object": "chat.completion", "created": created, "model": &*self.model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": null, "tool_calls": tool_calls},
+                    "logprobs": null, "finish_reason": "tool_calls"}],
+                "usage": usage,
+            });
+            return Reply::Json(Bytes::from(body.to_string()));
+        }
+        let chunk = |delta: serde_json::Value, finish: Option<&str>| {
+            let c = json!({"id": &id, "object": "chat.completion.chunk", "created": created, "model": &*self.model,
+                "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]});
+            Bytes::from(format!("data: {c}\n\n"))
+        };
+        let mut events = vec![chunk(json!({"role": "assistant", "content": null}), None)];
+        for (i, call) in calls.iter().enumerate() {
+            events.push(chunk(
+                json!({"tool_calls": [{"index": i, "id": call.id, "type": "function",
+                    "function": {"name": call.name, "arguments": ""}}]}),
+                None,
+            ));
+            let chars: Vec<char> = call.arguments.chars().collect();
+            for piece in chars.chunks(chars.len().div_ceil(3).max(1)) {
+                let piece: String = piece.iter().collect();
+                events.push(chunk(
+                    json!({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}),
+                    None,
+                ));
+            }
+        }
+        events.push(chunk(json!({}), Some("tool_calls")));
+        let c = json!({"id": &id, "object": "chat.completion.chunk", "created": created, "model": &*self.model,
             "choices": [], "usage": usage});
         events.push(Bytes::from(format!("data: {c}\n\n")));
         events.push(Bytes::from_static(b"data: [DONE]\n\n"));
