@@ -36,6 +36,7 @@ pub struct Metrics {
     cache: IntCounterVec,
     agent_runs: IntCounterVec,
     agent_tool_calls: IntCounterVec,
+    endpoint_requests: IntCounterVec,
 }
 
 /// Pre-resolved handles for one model group (label lookups done once, at config load).
@@ -164,6 +165,13 @@ impl Metrics {
                 ),
                 &["tool", "outcome"],
             )?,
+            endpoint_requests: IntCounterVec::new(
+                Opts::new(
+                    "switchyard_endpoint_requests_total",
+                    "Requests answered, by OpenAI endpoint and HTTP status.",
+                ),
+                &["endpoint", "status"],
+            )?,
             registry,
         };
         let families: Vec<Box<dyn prometheus::core::Collector>> = vec![
@@ -182,6 +190,7 @@ impl Metrics {
             Box::new(m.cache.clone()),
             Box::new(m.agent_runs.clone()),
             Box::new(m.agent_tool_calls.clone()),
+            Box::new(m.endpoint_requests.clone()),
         ];
         for family in families {
             m.registry.register(family)?;
@@ -248,6 +257,13 @@ impl Metrics {
     pub fn rejected(&self, model: &str, status: u16) {
         self.requests
             .with_label_values(&[model, "none", "none", status_label(status)])
+            .inc();
+    }
+
+    /// Counts a request to `endpoint` answered with `status` (`switchyard_endpoint_requests_total`).
+    pub fn endpoint(&self, endpoint: crate::proxy::Endpoint, status: u16) {
+        self.endpoint_requests
+            .with_label_values(&[endpoint.label(), status_label(status)])
             .inc();
     }
 

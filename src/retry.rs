@@ -89,6 +89,7 @@ pub fn classify(error: &GatewayError) -> Decision {
         | GatewayError::EndpointNotSupported { .. }
         | GatewayError::RequestTooLarge { .. }
         | GatewayError::RouteNotFound { .. }
+        | GatewayError::UnknownModel { .. }
         | GatewayError::MethodNotAllowed { .. }
         | GatewayError::Unauthorized { .. }
         | GatewayError::Forbidden { .. }

@@ -4,12 +4,14 @@
 mod agent;
 mod env;
 mod litellm;
+mod mode;
 mod validate;
 
 use std::{collections::HashMap, fmt, path::Path, time::Duration};
 
 pub use agent::{AgentSettings, ExecSettings, HttpToolSettings, McpServerSettings, McpTransport};
 pub use env::{Env, ProcessEnv};
+pub use mode::ModelMode;
 
 use crate::{providers::ProviderKind, secret::Secret};
 
@@ -74,8 +76,8 @@ pub struct DeploymentConfig {
     pub output_cost_per_token: Option<f64>,
     /// `model_info.supports_assistant_prefill`.
     pub supports_assistant_prefill: Option<bool>,
-    /// `model_info.mode: embedding`: serves embeddings only.
-    pub embedding_only: bool,
+    /// `model_info.mode`: which endpoints it serves.
+    pub mode: ModelMode,
     /// Behaviour of the built-in mock provider.
     pub mock: MockParams,
 }

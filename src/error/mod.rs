@@ -36,6 +36,12 @@ pub enum GatewayError {
         /// The public model names, comma separated.
         available: String,
     },
+    /// `GET /v1/models/{id}` for a model that does not exist (or the key may not see).
+    #[error("The model `{model}` does not exist")]
+    UnknownModel {
+        /// What the caller asked for.
+        model: String,
+    },
     /// The model exists but none of its deployments serves this endpoint.
     #[error("The model `{model}` does not support {endpoint}")]
     EndpointNotSupported {
@@ -217,7 +223,7 @@ impl GatewayError {
             | Self::ModelNotFound { .. }
             | Self::EndpointNotSupported { .. } => StatusCode::BAD_REQUEST,
             Self::RequestTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::RouteNotFound { .. } => StatusCode::NOT_FOUND,
+            Self::RouteNotFound { .. } | Self::UnknownModel { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
@@ -242,6 +248,7 @@ impl GatewayError {
             | Self::EndpointNotSupported { .. }
             | Self::RequestTooLarge { .. }
             | Self::RouteNotFound { .. }
+            | Self::UnknownModel { .. }
             | Self::MethodNotAllowed { .. }
             | Self::Unauthorized { .. }
             | Self::Forbidden { .. } => ErrorKind::Client,
@@ -268,6 +275,7 @@ impl GatewayError {
             | Self::EndpointNotSupported { .. }
             | Self::RequestTooLarge { .. }
             | Self::RouteNotFound { .. }
+            | Self::UnknownModel { .. }
             | Self::MethodNotAllowed { .. }
             | Self::Unauthorized { .. }
             | Self::Forbidden { .. }
@@ -295,7 +303,7 @@ impl GatewayError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidRequest { code, .. } => code,
-            Self::ModelNotFound { .. } => "model_not_found",
+            Self::ModelNotFound { .. } | Self::UnknownModel { .. } => "model_not_found",
             Self::EndpointNotSupported { .. } => "endpoint_not_supported",
             Self::RequestTooLarge { .. } => "request_too_large",
             Self::RouteNotFound { .. } => "not_found",
@@ -317,7 +325,9 @@ impl GatewayError {
     pub(super) fn param(&self) -> Option<&'static str> {
         match self {
             Self::InvalidRequest { param, .. } => *param,
-            Self::ModelNotFound { .. } | Self::EndpointNotSupported { .. } => Some("model"),
+            Self::ModelNotFound { .. }
+            | Self::EndpointNotSupported { .. }
+            | Self::UnknownModel { .. } => Some("model"),
             Self::RequestTooLarge { .. }
             | Self::RouteNotFound { .. }
             | Self::MethodNotAllowed { .. }
@@ -345,6 +355,7 @@ impl GatewayError {
             | Self::EndpointNotSupported { .. }
             | Self::RequestTooLarge { .. }
             | Self::RouteNotFound { .. }
+            | Self::UnknownModel { .. }
             | Self::MethodNotAllowed { .. }
             | Self::Unauthorized { .. }
             | Self::Forbidden { .. }
