@@ -16,6 +16,7 @@ mod agent;
 mod auth;
 mod cache;
 mod chat;
+mod claude_code;
 mod config;
 mod endpoints;
 mod errors;
