@@ -98,8 +98,11 @@ impl Form {
     pub fn fields(&self) -> Result<JsonBody, GatewayError> {
         let mut map = Map::new();
         for part in &self.parts {
+            // A file's bytes are never copied into the fields; `file` is a file part even
+            // when a client leaves out its file name.
             let value = match &part.filename {
                 Some(name) => Value::String(name.clone()),
+                None if part.name == "file" => Value::String(String::new()),
                 None => {
                     let text = String::from_utf8_lossy(&self.raw[part.content.clone()]);
                     match part.name.as_str() {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::common::{
-    MockUpstream, TestGateway, http, openai_config,
+    End, MockUpstream, TestGateway, http, openai_config, sse,
     upstream::{Behavior, error_json, ok_json},
 };
 
@@ -395,4 +395,48 @@ switchyard_settings:
     assert!(good.wait_requests(2, Duration::from_secs(5)).await);
     // v1 tries the first deployment each time; the refused third request reached neither.
     assert_eq!((bad.hits(), good.hits()), (2, 2));
+}
+
+#[tokio::test]
+async fn a_text_completion_stream_is_forwarded_event_by_event() {
+    let chunk = |text: &str, finish: Option<&str>| {
+        let c = json!({"id": "cmpl-up", "object": "text_completion", "created": 1, "model": "upstream-g",
+            "choices": [{"text": text, "index": 0, "logprobs": null, "finish_reason": finish}]});
+        format!("data: {c}\n\n")
+    };
+    let usage = json!({"id": "cmpl-up", "object": "text_completion", "created": 1, "model": "upstream-g",
+        "choices": [], "usage": {"prompt_tokens": 2, "completion_tokens": 2, "total_tokens": 4}});
+    let events = vec![
+        chunk("Hello", None),
+        chunk(" world", None),
+        chunk("", Some("stop")),
+        format!("data: {usage}\n\n"),
+        "data: [DONE]\n\n".to_owned(),
+    ];
+    let up = MockUpstream::start(sse(events, End::Clean)).await;
+    let gw = TestGateway::start(&openai_config("g", &up, "")).await;
+    let r = post(
+        &gw,
+        "/v1/completions",
+        json!({"model": "g", "prompt": "p", "stream": true}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("\"Hello\"") && text.contains("\" world\""),
+        "{text}"
+    );
+    assert!(
+        !text.contains("total_tokens"),
+        "usage only when asked: {text}"
+    );
+    assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
+    let got = up.requests().pop().unwrap().json();
+    assert_eq!(got["stream_options"]["include_usage"], true);
+    let metrics = gw.metrics().await;
+    assert!(
+        metrics.contains("switchyard_tokens_total{kind=\"completion\",model=\"g\"} 2"),
+        "{metrics}"
+    );
 }

@@ -174,3 +174,13 @@ def translating_gateway_url(upstream):
     }
     with _gateway(TRANSLATE_CONFIG, env) as base_url:
         yield base_url
+
+
+ENDPOINTS_CONFIG = Path(__file__).resolve().parent / "config-endpoints.yaml"
+
+
+@pytest.fixture(scope="session")
+def endpoints_gateway_url():
+    """A gateway serving tests/sdk/config-endpoints.yaml: one mock group per endpoint."""
+    with _gateway(ENDPOINTS_CONFIG) as base_url:
+        yield base_url
