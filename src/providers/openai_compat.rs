@@ -267,15 +267,17 @@ impl Provider for OpenAiCompat {
                 "application/json".to_owned(),
             ),
         };
-        let accept = match (stream, request.endpoint) {
-            (true, _) => "text/event-stream",
-            (false, Endpoint::Speech | Endpoint::Transcriptions) => "*/*",
-            (false, _) => "application/json",
-        };
+        // Audio answers are bytes; an endpoint the gateway does not stream (image generation
+        // with `stream: true`) may still answer SSE, which is passed through whole.
         let opaque = matches!(
             request.endpoint,
             Endpoint::Speech | Endpoint::Transcriptions
-        );
+        ) || (request.view.stream && !request.endpoint.streams());
+        let accept = match (stream, opaque) {
+            (true, _) => "text/event-stream",
+            (false, true) => "*/*",
+            (false, false) => "application/json",
+        };
         let mut builder = Request::builder()
             .method(Method::POST)
             .uri(self.uri(request.endpoint))

@@ -440,3 +440,23 @@ async fn a_text_completion_stream_is_forwarded_event_by_event() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn a_streamed_image_generation_is_passed_through_whole() {
+    let events = vec![
+        "event: image_generation.partial_image\ndata: {\"type\":\"image_generation.partial_image\",\"b64_json\":\"AAA\"}\n\n".to_owned(),
+        "event: image_generation.completed\ndata: {\"type\":\"image_generation.completed\",\"b64_json\":\"BBB\"}\n\n".to_owned(),
+    ];
+    let up = MockUpstream::start(sse(events.clone(), End::Clean)).await;
+    let gw = TestGateway::start(&openai_config("g", &up, "")).await;
+    let r = post(
+        &gw,
+        "/v1/images/generations",
+        json!({"model": "g", "prompt": "p", "stream": true, "partial_images": 1}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    assert_eq!(r.text().await.unwrap(), events.concat());
+    assert_eq!(up.requests().pop().unwrap().json()["partial_images"], 1);
+}
