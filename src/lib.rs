@@ -39,5 +39,6 @@ pub mod state;
 #[cfg(feature = "test-util")]
 pub mod testing;
 pub mod upstream;
+pub mod wildcard;
 
 pub use server::Gateway;

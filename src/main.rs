@@ -50,6 +50,7 @@ fn check(cli: &Cli) -> ExitCode {
                 eprintln!("warning: {w}");
             }
             print!("{}", model_table(&config));
+            println!("{}", switchyard::state::describe(&config));
             println!(
                 "config OK: {} ({} deployments)",
                 config.origin,

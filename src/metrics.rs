@@ -37,6 +37,9 @@ pub struct Metrics {
     agent_runs: IntCounterVec,
     agent_tool_calls: IntCounterVec,
     endpoint_requests: IntCounterVec,
+    redis_up: IntGauge,
+    redis_duration: HistogramVec,
+    redis_errors: IntCounterVec,
 }
 
 /// Pre-resolved handles for one model group (label lookups done once, at config load).
@@ -172,6 +175,31 @@ impl Metrics {
                 ),
                 &["endpoint", "status"],
             )?,
+            redis_up: IntGauge::new(
+                "switchyard_redis_up",
+                "1 while the shared-state Redis answers, 0 while it is down or not configured.",
+            )?,
+            redis_duration: HistogramVec::new(
+                HistogramOpts::new(
+                    "switchyard_redis_command_duration_seconds",
+                    "Duration of one Redis round trip, by operation.",
+                )
+                .buckets(
+                    OVERHEAD_BUCKETS
+                        .iter()
+                        .copied()
+                        .chain([0.1, 0.25, 0.5, 1.0])
+                        .collect(),
+                ),
+                &["op"],
+            )?,
+            redis_errors: IntCounterVec::new(
+                Opts::new(
+                    "switchyard_redis_errors_total",
+                    "Redis calls that failed, by operation and kind (timeout, connection, unavailable, server).",
+                ),
+                &["op", "kind"],
+            )?,
             registry,
         };
         let families: Vec<Box<dyn prometheus::core::Collector>> = vec![
@@ -191,6 +219,9 @@ impl Metrics {
             Box::new(m.agent_runs.clone()),
             Box::new(m.agent_tool_calls.clone()),
             Box::new(m.endpoint_requests.clone()),
+            Box::new(m.redis_up.clone()),
+            Box::new(m.redis_duration.clone()),
+            Box::new(m.redis_errors.clone()),
         ];
         for family in families {
             m.registry.register(family)?;
@@ -199,6 +230,15 @@ impl Metrics {
             m.rate_limited.with_label_values(&[scope]);
         }
         Ok(m)
+    }
+
+    /// Handles for Redis calls.
+    pub fn redis(&self) -> crate::state::redis::RedisMetrics {
+        crate::state::redis::RedisMetrics {
+            up: self.redis_up.clone(),
+            duration: self.redis_duration.clone(),
+            errors: self.redis_errors.clone(),
+        }
     }
 
     /// Handles for a model group (use `unknown` for names not in the config).

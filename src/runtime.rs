@@ -1,6 +1,7 @@
 //! Process state: the metrics registry and HTTP client live for the whole process; the `Runtime`
 //! (config, model table, stack) is swapped whole on reload, so in-flight requests finish on the
-//! runtime they started with.
+//! runtime they started with. The Redis handle (shared state, SPEC §10) is process state too: a
+//! reload keeps it, and replaces it only when the Redis settings change.
 
 use std::{collections::HashMap, path::PathBuf, sync::Arc};
 
@@ -14,7 +15,9 @@ use crate::{
     proxy::ProxyService,
     router::{Deployment, ModelGroup, state::DeploymentState},
     stack,
+    state::redis::Redis,
     upstream::HttpClient,
+    wildcard,
 };
 
 /// Process-wide state shared by every handler.
@@ -25,6 +28,8 @@ pub struct AppState {
     client: HttpClient,
     config_path: Option<PathBuf>,
     env: Arc<dyn Env>,
+    /// The Redis connection, kept across reloads while its settings stay the same.
+    redis: parking_lot::Mutex<Option<Redis>>,
 }
 
 /// Everything derived from one config.
@@ -39,12 +44,16 @@ pub struct Runtime {
     pub parallel: Arc<tokio::sync::Semaphore>,
     /// Agent mode.
     pub agent: Arc<Agent>,
+    /// Shared state's Redis, when configured (`state::*` stores use it).
+    pub redis: Option<Redis>,
 }
 
-/// Public model name -> group, plus the names in config order.
+/// Public model name -> group, plus the names in config order. Names with `*` are wildcard
+/// patterns (`wildcard.rs`), tried most specific first when no name matches exactly.
 pub struct ModelTable {
     groups: HashMap<Arc<str>, Arc<ModelGroup>>,
     names: Vec<Arc<str>>,
+    patterns: Vec<Arc<ModelGroup>>,
 }
 
 // === impl AppState ===
@@ -58,13 +67,15 @@ impl AppState {
         metrics: Metrics,
         client: HttpClient,
     ) -> Result<Self, ConfigError> {
-        let runtime = Runtime::build(config, &metrics, &client)?;
+        let redis = connect(&config, None, &metrics)?;
+        let runtime = Runtime::build(config, &metrics, &client, redis.clone())?;
         Ok(Self {
             runtime: ArcSwap::from_pointee(runtime),
             metrics,
             client,
             config_path,
             env,
+            redis: parking_lot::Mutex::new(redis),
         })
     }
 
@@ -76,10 +87,39 @@ impl AppState {
     /// Re-reads the config and swaps the runtime; on error the old one stays in force.
     pub fn reload(&self) -> Result<Vec<Warning>, ConfigError> {
         let (config, warnings) = config::load(self.config_path.as_deref(), &*self.env)?;
-        let runtime = Runtime::build(config, &self.metrics, &self.client)?;
+        let mut held = self.redis.lock();
+        let redis = connect(&config, held.as_ref(), &self.metrics)?;
+        let runtime = Runtime::build(config, &self.metrics, &self.client, redis.clone())?;
         self.runtime.store(Arc::new(runtime));
+        *held = redis;
         Ok(warnings)
     }
+
+    /// The Redis connection in force, if any.
+    pub fn redis(&self) -> Option<Redis> {
+        self.redis.lock().clone()
+    }
+}
+
+/// The Redis handle for `config`: `current` when its settings are unchanged, else a new one.
+fn connect(
+    config: &Config,
+    current: Option<&Redis>,
+    metrics: &Metrics,
+) -> Result<Option<Redis>, ConfigError> {
+    let Some(settings) = &config.redis else {
+        metrics.redis().up.set(0);
+        return Ok(None);
+    };
+    if let Some(redis) = current.filter(|r| r.settings() == settings) {
+        return Ok(Some(redis.clone()));
+    }
+    let redis = Redis::new(settings, metrics.redis()).map_err(|e| ConfigError {
+        origin: config.origin.clone(),
+        path: "router_settings.redis_url".into(),
+        message: e.to_string(),
+    })?;
+    Ok(Some(redis))
 }
 
 // === impl Runtime ===
@@ -90,6 +130,7 @@ impl Runtime {
         config: Config,
         metrics: &Metrics,
         client: &HttpClient,
+        redis: Option<Redis>,
     ) -> Result<Self, ConfigError> {
         let mut by_name: Vec<(Arc<str>, Vec<Arc<Deployment>>)> = Vec::new();
         for (i, cfg) in config.deployments.iter().enumerate() {
@@ -122,8 +163,8 @@ impl Runtime {
                 (name, Arc::new(group))
             })
             .collect();
-        let models = Arc::new(ModelTable { groups, names });
-        let stack = stack::build(&config, models.clone(), metrics);
+        let models = Arc::new(ModelTable::from_parts(groups, names));
+        let stack = stack::build(&config, models.clone(), metrics, redis.as_ref());
         let parallel = Arc::new(tokio::sync::Semaphore::new(config.max_parallel_requests));
         let (runs, tool_calls) = metrics.agent();
         let agent = Arc::new(Agent::new(
@@ -138,6 +179,7 @@ impl Runtime {
             parallel,
             agent,
             config,
+            redis,
         })
     }
 }
@@ -148,15 +190,33 @@ impl ModelTable {
     /// A table of `groups`, in this order.
     pub fn new(groups: Vec<Arc<ModelGroup>>) -> Self {
         let names = groups.iter().map(|g| g.name.clone()).collect();
+        let groups = groups.into_iter().map(|g| (g.name.clone(), g)).collect();
+        Self::from_parts(groups, names)
+    }
+
+    fn from_parts(groups: HashMap<Arc<str>, Arc<ModelGroup>>, names: Vec<Arc<str>>) -> Self {
+        let mut patterns: Vec<Arc<ModelGroup>> = names
+            .iter()
+            .filter(|n| wildcard::is_pattern(n))
+            .filter_map(|n| groups.get(n).cloned())
+            .collect();
+        // Stable: equally specific patterns keep config order, as in LiteLLM.
+        patterns.sort_by_key(|g| std::cmp::Reverse(wildcard::specificity(&g.name)));
         Self {
-            groups: groups.into_iter().map(|g| (g.name.clone(), g)).collect(),
+            groups,
             names,
+            patterns,
         }
     }
 
-    /// The group for a public name.
+    /// The group serving a requested model name: the group of that name, else the most specific
+    /// wildcard pattern matching it (the request then keeps its name; `wildcard::upstream_model`).
     pub fn get(&self, name: &str) -> Option<&Arc<ModelGroup>> {
-        self.groups.get(name)
+        self.groups.get(name).or_else(|| {
+            self.patterns
+                .iter()
+                .find(|g| wildcard::captures(&g.name, name).is_some())
+        })
     }
 
     /// Public names in config order.

@@ -5,11 +5,13 @@
 //! Outermost first:
 //! 1. `MetricsLayer`   — requests, durations (streams until the last byte), in-flight, tokens,
 //!    time to first token, overhead, limits hit.
-//! 2. `RateLimitLayer` — each virtual key's rpm/tpm (GCRA); tokens charged once usage is known.
-//! 3. `CacheLayer`     — exact-match answers (moka), JSON or replayed as SSE; identical misses
+//! 2. `RateLimitLayer` — each virtual key's rpm/tpm (GCRA, in process or in Redis); tokens charged
+//!    once usage is known.
+//! 3. `CacheLayer`     — exact-match answers (moka or Redis), JSON or replayed as SSE; identical misses
 //!    in flight are coalesced into one upstream call.
 //! 4. `RouterLayer`    — model group -> deployment through the `RouterCore` seam (v1/v2/shadow);
-//!    retries with full-jitter backoff, cooldowns, fallback groups, the whole-request deadline,
+//!    retries with full-jitter backoff, cooldowns (told to other replicas through
+//!    `state::deployments` when Redis is configured), fallback groups, the whole-request deadline,
 //!    mid-stream rescue of streams that break.
 //! 5. `AttemptService` — one attempt: the deployment's timeout, its provider adapter over the
 //!    pooled client; the JSON answer checked, or the SSE stream read to its first token (so a
@@ -28,27 +30,45 @@ use crate::{
     middleware::{
         cache::CacheLayer,
         metrics::MetricsLayer,
-        rate_limit::{InProcess, RateLimitLayer},
+        rate_limit::{InProcess, LimitStore, RateLimitLayer, RedisLimits},
     },
     proxy::ProxyService,
     router::{RouterLayer, core_by_name},
     runtime::ModelTable,
+    state::{
+        deployments::{DeploymentEvents, Local, RedisDeployments},
+        redis::Redis,
+    },
 };
 
 /// Builds the model stack for one configuration.
-pub fn build(config: &Config, models: Arc<ModelTable>, metrics: &Metrics) -> ProxyService {
+pub fn build(
+    config: &Config,
+    models: Arc<ModelTable>,
+    metrics: &Metrics,
+    redis: Option<&Redis>,
+) -> ProxyService {
     let router = &config.router;
     let core = core_by_name(
         &router.core,
         &router.strategy,
         metrics.shadow_disagreements(),
     );
-    let limits = (!config.keys.is_empty())
-        .then(|| RateLimitLayer::new(Arc::new(InProcess::new(&config.keys))));
+    let limits = (!config.keys.is_empty()).then(|| {
+        let store: Arc<dyn LimitStore> = match redis {
+            Some(redis) => Arc::new(RedisLimits::new(redis.clone(), &config.keys)),
+            None => Arc::new(InProcess::new(&config.keys)),
+        };
+        RateLimitLayer::new(store)
+    });
     let cache = config
         .cache
         .as_ref()
-        .map(|c| CacheLayer::new(c, router.deadline, metrics.cache_results()));
+        .map(|c| CacheLayer::new(c, router.deadline, metrics.cache_results(), redis));
+    let events: Arc<dyn DeploymentEvents> = match redis {
+        Some(redis) => Arc::new(RedisDeployments::new(redis.clone(), &models)),
+        None => Arc::new(Local),
+    };
     let stack = ServiceBuilder::new()
         .layer(MetricsLayer::new(metrics.clone()))
         .option_layer(limits)
@@ -58,6 +78,7 @@ pub fn build(config: &Config, models: Arc<ModelTable>, metrics: &Metrics) -> Pro
             core,
             models,
             metrics.router(),
+            events,
         ))
         .service(AttemptService::new(
             router.stream_idle_timeout,

@@ -135,6 +135,10 @@ pub enum GatewayError {
         /// When the first one becomes available again.
         retry_after: Option<Duration>,
     },
+    /// A limited key's request under `switchyard_settings.redis.on_failure: deny` while the
+    /// shared limit store (Redis) is unavailable.
+    #[error("The rate limiter's shared store is unavailable; retry shortly")]
+    LimitsUnavailable,
     /// An agent run ended without any answer to give.
     #[error("The agent run stopped ({reason}) without an answer: {detail}")]
     AgentFailed {
@@ -235,7 +239,9 @@ impl GatewayError {
                 StatusCode::GATEWAY_TIMEOUT
             }
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::NoHealthyDeployment { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NoHealthyDeployment { .. } | Self::LimitsUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -258,7 +264,7 @@ impl GatewayError {
             Self::AgentFailed { .. } => ErrorKind::Internal,
             Self::UpstreamTimeout { .. } | Self::DeadlineExceeded { .. } => ErrorKind::Timeout,
             Self::RateLimited { .. } => ErrorKind::RateLimited,
-            Self::NoHealthyDeployment { .. } => ErrorKind::Unavailable,
+            Self::NoHealthyDeployment { .. } | Self::LimitsUnavailable => ErrorKind::Unavailable,
             Self::Internal(_) => ErrorKind::Internal,
         }
     }
@@ -282,6 +288,7 @@ impl GatewayError {
             | Self::DeadlineExceeded { .. }
             | Self::RateLimited { .. }
             | Self::NoHealthyDeployment { .. }
+            | Self::LimitsUnavailable
             | Self::AgentFailed { .. }
             | Self::Internal(_) => None,
         }
@@ -318,6 +325,7 @@ impl GatewayError {
             Self::DeadlineExceeded { .. } => "deadline_exceeded",
             Self::RateLimited { .. } => "rate_limit_exceeded",
             Self::NoHealthyDeployment { .. } => "no_healthy_deployment",
+            Self::LimitsUnavailable => "rate_limiter_unavailable",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -341,6 +349,7 @@ impl GatewayError {
             | Self::DeadlineExceeded { .. }
             | Self::RateLimited { .. }
             | Self::NoHealthyDeployment { .. }
+            | Self::LimitsUnavailable
             | Self::Internal(_) => None,
         }
     }
@@ -350,6 +359,7 @@ impl GatewayError {
             Self::Upstream(e) => e.retry_after,
             Self::NoHealthyDeployment { retry_after, .. }
             | Self::RateLimited { retry_after, .. } => *retry_after,
+            Self::LimitsUnavailable => Some(Duration::from_secs(1)),
             Self::InvalidRequest { .. }
             | Self::ModelNotFound { .. }
             | Self::EndpointNotSupported { .. }

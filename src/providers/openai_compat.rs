@@ -14,6 +14,7 @@ use crate::{
     openai::Rewrite,
     proxy::{Endpoint, ProxyRequest},
     upstream::{self, HttpClient},
+    wildcard,
 };
 
 /// How a vendor differs from OpenAI: base URL, auth, paths, environment variables.
@@ -256,11 +257,12 @@ impl Provider for OpenAiCompat {
     fn send(&self, request: &ProxyRequest) -> BoxFuture<'static, Result<Reply, GatewayError>> {
         let stream = request.view.stream && request.endpoint.streams();
         // A multipart form (transcriptions) goes as received, its `model` field rewritten.
+        let model = wildcard::upstream_model(&self.model, &request.group.name, &request.view.model);
         let (body, content_type) = match &request.form {
-            Some(form) => (form.with_model(&self.model), form.content_type()),
+            Some(form) => (form.with_model(&model), form.content_type()),
             None => (
                 request.body.rewrite(&Rewrite {
-                    model: Some(&self.model),
+                    model: Some(&model),
                     remove: GATEWAY_FIELDS,
                     include_usage: stream && self.stream_usage,
                 }),

@@ -17,6 +17,7 @@ use crate::{
     proxy::{Endpoint, ProxyRequest, ProxyResponse, ReplyBody},
     retry::{Backoff, Decision, FallbackKind, classify},
     runtime::ModelTable,
+    state::deployments::DeploymentEvents,
 };
 
 /// Counters the router feeds.
@@ -40,6 +41,7 @@ struct Shared {
     models: Arc<ModelTable>,
     metrics: RouterMetrics,
     backoff: Backoff,
+    events: Arc<dyn DeploymentEvents>,
 }
 
 /// Routes one request: attempts, retries, cooldowns, fallbacks, deadline.
@@ -65,6 +67,7 @@ impl RouterLayer {
         core: Box<dyn RouterCore>,
         models: Arc<ModelTable>,
         metrics: RouterMetrics,
+        events: Arc<dyn DeploymentEvents>,
     ) -> Self {
         let backoff = Backoff {
             base: Duration::from_millis(250),
@@ -78,6 +81,7 @@ impl RouterLayer {
                 models,
                 metrics,
                 backoff,
+                events,
             }),
         }
     }
@@ -273,10 +277,16 @@ where
                 .collect();
             let candidates = if untried.is_empty() { ready } else { untried };
             let deployment = candidates[self.shared.core.pick(&candidates, now)].clone();
+            // After a cooldown, one probe across the fleet: a replica that loses the slot keeps
+            // the deployment cooled and picks again.
+            if deployment.state.probe_due(now) && !self.shared.events.probe(&deployment).await {
+                continue;
+            }
             tried.push(deployment.id.clone());
             *attempts += 1;
             let started = Instant::now();
             let in_flight = deployment.state.begin(started);
+            self.shared.events.sent(&deployment);
             let attempt = Attempt {
                 request: request.clone(),
                 deployment: deployment.clone(),
@@ -287,7 +297,9 @@ where
             let error = match result {
                 Err(_) => return Err(stop(GatewayError::DeadlineExceeded { after: s.deadline })),
                 Ok(Ok(mut response)) => {
-                    deployment.state.success(started.elapsed());
+                    if deployment.state.success(started.elapsed()) {
+                        self.shared.events.recovered(&deployment);
+                    }
                     if let ReplyBody::Stream(sse) = &mut response.body {
                         // A rescue continues a chat; a text completion has no messages to extend.
                         if s.midstream_rescue && request.endpoint == Endpoint::Chat {
@@ -318,7 +330,9 @@ where
                         // Not a failure: the deployment said when to come back.
                         Some(after) => deployment.state.busy_until(now + after),
                         None => {
-                            deployment.state.failure(now, s.allowed_fails, s.cooldown);
+                            if deployment.state.failure(now, s.allowed_fails, s.cooldown) {
+                                self.shared.events.cooled(&deployment, s.cooldown).await;
+                            }
                         }
                     }
                     if retries >= s.num_retries {
@@ -346,11 +360,14 @@ where
                     }
                 }
                 Decision::Silent => {
-                    deployment.state.failure(now, s.allowed_fails, s.cooldown);
+                    if deployment.state.failure(now, s.allowed_fails, s.cooldown) {
+                        self.shared.events.cooled(&deployment, s.cooldown).await;
+                    }
                     excluded.push(deployment.id.clone());
                 }
                 Decision::Misconfigured => {
                     deployment.state.cool_down(now, s.cooldown);
+                    self.shared.events.cooled(&deployment, s.cooldown).await;
                     excluded.push(deployment.id.clone());
                 }
                 Decision::Fallback(kind) => {

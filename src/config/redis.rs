@@ -1,0 +1,157 @@
+//! Where shared state lives (SPEC §10), from LiteLLM's keys: `router_settings.redis_url` or
+//! `redis_host`/`redis_port`/`redis_password`, then `litellm_settings.cache_params`
+//! (`host`/`port`/`password`/`url`, with `type: redis`), then the environment (`REDIS_URL`, or
+//! `REDIS_HOST`/`REDIS_PORT`/`REDIS_PASSWORD`), as LiteLLM reads them; the first source that
+//! names a server wins. `switchyard_settings.redis` adds `on_failure` and `timeout_seconds`.
+
+use std::time::Duration;
+
+use super::{
+    Warning,
+    env::{Env, resolve},
+    litellm::{RawConfig, StringOrNumber},
+    validate::Failure,
+};
+use crate::{
+    secret::Secret,
+    state::redis::{OnFailure, RedisSettings},
+};
+
+/// Default bound on one Redis round trip.
+const DEFAULT_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// One place that may name a server.
+struct Source<'a> {
+    path: &'static str,
+    url: Option<&'a str>,
+    host: Option<&'a str>,
+    port: Option<String>,
+    password: Option<&'a str>,
+}
+
+/// The resolved settings, or `None` when no source names a server. A reference to an unset
+/// environment variable warns and leaves Redis off: the gateway still starts, per replica.
+pub(super) fn resolve_settings(
+    raw: &RawConfig,
+    origin: &str,
+    env: &dyn Env,
+    warnings: &mut Vec<Warning>,
+) -> Result<Option<RedisSettings>, Failure> {
+    let rs = &raw.router_settings;
+    let cp = raw.litellm_settings.cache_params.as_ref();
+    let env_url = env.var("REDIS_URL");
+    let env_host = env.var("REDIS_HOST");
+    let env_password = env.var("REDIS_PASSWORD");
+    let sources = [
+        Source {
+            path: "router_settings",
+            url: rs.redis_url.as_deref(),
+            host: rs.redis_host.as_deref(),
+            port: rs.redis_port.as_ref().map(port_text),
+            password: rs.redis_password.as_deref(),
+        },
+        Source {
+            path: "litellm_settings.cache_params",
+            url: cp.and_then(|c| c.url.as_deref()),
+            host: cp.and_then(|c| c.host.as_deref()),
+            port: cp.and_then(|c| c.port.as_ref()).map(port_text),
+            password: cp.and_then(|c| c.password.as_deref()),
+        },
+        Source {
+            path: "environment (REDIS_URL / REDIS_HOST)",
+            url: env_url.as_deref(),
+            host: env_host.as_deref(),
+            port: env.var("REDIS_PORT"),
+            password: env_password.as_deref(),
+        },
+    ];
+    let Some(source) = sources.iter().find(|s| s.url.is_some() || s.host.is_some()) else {
+        return Ok(None);
+    };
+    let url = match url(source, env) {
+        Ok(url) => url,
+        Err(why) => {
+            warnings.push(Warning(format!(
+                "{origin}: {}: {why}; shared state stays per replica",
+                source.path
+            )));
+            return Ok(None);
+        }
+    };
+    let sw = &raw.switchyard_settings.redis;
+    let on_failure = match sw.on_failure.as_deref() {
+        None => OnFailure::Allow,
+        Some(s) => OnFailure::parse(s).ok_or_else(|| {
+            (
+                "switchyard_settings.redis.on_failure".to_owned(),
+                format!("expected `allow` or `deny`, got `{s}`"),
+            )
+        })?,
+    };
+    let timeout = match sw.timeout_seconds {
+        None => DEFAULT_TIMEOUT,
+        Some(t) if t.is_finite() && t > 0.0 && t <= 60.0 => Duration::from_secs_f64(t),
+        Some(t) => {
+            return Err((
+                "switchyard_settings.redis.timeout_seconds".into(),
+                format!("expected seconds in (0, 60], got {t}"),
+            ));
+        }
+    };
+    let namespace = cp
+        .and_then(|c| c.namespace.clone())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "switchyard".into());
+    Ok(Some(RedisSettings {
+        url,
+        timeout,
+        on_failure,
+        namespace,
+    }))
+}
+
+/// The source's URL: given, or built from host, port and password.
+fn url(source: &Source<'_>, env: &dyn Env) -> Result<Secret, String> {
+    if let Some(url) = source.url {
+        let url = resolve(env, url)?;
+        if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+            return Err("expected a `redis://` or `rediss://` URL".into());
+        }
+        return Ok(Secret::new(url));
+    }
+    let host = resolve(env, source.host.unwrap_or("localhost"))?;
+    let port = match &source.port {
+        Some(p) => resolve(env, p)?,
+        None => "6379".into(),
+    };
+    let port: u16 = port
+        .trim()
+        .parse()
+        .map_err(|_| format!("redis port `{port}` is not a port number"))?;
+    let password = source.password.map(|p| resolve(env, p)).transpose()?;
+    let auth = password
+        .map(|p| format!(":{}@", percent_encode(&p)))
+        .unwrap_or_default();
+    Ok(Secret::new(format!("redis://{auth}{host}:{port}")))
+}
+
+fn port_text(p: &StringOrNumber) -> String {
+    match p {
+        StringOrNumber::String(s) => s.clone(),
+        StringOrNumber::Int(i) => i.to_string(),
+        StringOrNumber::Float(f) => f.to_string(),
+    }
+}
+
+/// Percent-encodes what a password may not carry as is in a URL's userinfo.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,455 @@
+//! The Redis connection every kind of shared state uses: one process-wide [`Redis`] handle built
+//! from [`RedisSettings`], with a short timeout, a circuit breaker and metrics around every call.
+//!
+//! # API (stable; `state/*.rs` build on it)
+//!
+//! - [`Redis::new`]`(&RedisSettings, RedisMetrics)` → handle. Never waits and never fails on a
+//!   down server: the connection is made lazily and remade in the background, so a gateway
+//!   started before Redis joins when it comes up, and one whose Redis restarts reconnects.
+//!   Only a malformed URL is an error. Clone the handle freely (it is an `Arc`).
+//! - [`Redis::query`]`(op, &Cmd)`, [`Redis::pipe`]`(op, &Pipeline)`,
+//!   [`Redis::invoke`]`(op, &ScriptInvocation)` (EVALSHA, loading the script when the server
+//!   lacks it) and the general [`Redis::run`]`(op, |conn| async { .. })` run one round trip
+//!   bounded by [`RedisSettings::timeout`], through the breaker, recording
+//!   `switchyard_redis_command_duration_seconds{op}` and `switchyard_redis_errors_total{op,kind}`.
+//!   `op` is a short static name (`limits.admit`, `cache.get`, …): it is a metric label.
+//!   A [`RedisError`] means "do without Redis this time": callers fall back to their in-process
+//!   state (or refuse, under [`OnFailure::Deny`]) and never fail the request for it.
+//! - [`Redis::subscribe`]`(channel)`: a dedicated pub/sub connection's message stream (ends when
+//!   the connection is lost; resubscribe and re-read what may have been missed).
+//! - [`Redis::is_up`] / [`Redis::watch_up`]: the degraded signal (also `switchyard_redis_up`).
+//!   Up after a successful call or ping; down when the breaker opens (3 failures in a row) or
+//!   the background ping (every second) fails. [`Redis::warn_degraded`] logs at most once a
+//!   minute for the whole process.
+//! - [`Redis::key`]`(kind, entity, rest)` → `<namespace>:<kind>:{<entity>}:<rest>`: keys are
+//!   hash-tagged per entity, so keys that one script touches together (same entity) share a
+//!   Redis Cluster slot while different entities spread over the cluster.
+//! - [`Redis::settings`]: the settings, with [`RedisSettings::display`] (the URL with its
+//!   password replaced by `***`) for logs and `switchyard check`.
+//!
+//! The handle lives in `AppState` for the whole process and is rebuilt on reload only when
+//! [`RedisSettings`] change, so reloads never leak connections.
+
+mod breaker;
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use arc_swap::ArcSwap;
+use parking_lot::Mutex;
+use prometheus::{HistogramVec, IntCounterVec, IntGauge};
+use redis::{
+    Cmd, FromRedisValue, Pipeline, ScriptInvocation,
+    aio::{ConnectionManager, ConnectionManagerConfig},
+};
+use tokio::{sync::watch, time::Instant};
+
+use self::breaker::{Breaker, Permit};
+use crate::secret::Secret;
+
+/// How often the background task pings Redis (and reconnects while it is down).
+const PING_EVERY: Duration = Duration::from_secs(1);
+/// At most one "Redis unavailable" warning per this long.
+const WARN_EVERY: Duration = Duration::from_secs(60);
+
+/// Where shared state lives and how to treat Redis trouble.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisSettings {
+    /// `redis://[user:password@]host:port[/db]` (or `rediss://` for TLS).
+    pub url: Secret,
+    /// Bound on one Redis round trip (`switchyard_settings.redis.timeout_seconds`).
+    pub timeout: Duration,
+    /// What limited keys get while Redis is unavailable.
+    pub on_failure: OnFailure,
+    /// Prefix of every key (`cache_params.namespace`, default `switchyard`).
+    pub namespace: String,
+}
+
+/// `switchyard_settings.redis.on_failure`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnFailure {
+    /// Fall back to per-replica state (the default).
+    #[default]
+    Allow,
+    /// Refuse requests of limited keys with 503 while Redis is unavailable.
+    Deny,
+}
+
+/// Metric handles for Redis calls (see `Metrics::redis`).
+#[derive(Debug, Clone)]
+pub struct RedisMetrics {
+    /// `switchyard_redis_up`.
+    pub up: IntGauge,
+    /// `switchyard_redis_command_duration_seconds{op}`.
+    pub duration: HistogramVec,
+    /// `switchyard_redis_errors_total{op,kind}`.
+    pub errors: IntCounterVec,
+}
+
+/// Why a Redis call did not answer. Never a reason to fail a request by itself.
+#[derive(Debug, thiserror::Error)]
+pub enum RedisError {
+    /// The breaker is open: Redis failed recently and is not asked until the next trial.
+    #[error("redis unavailable (circuit open)")]
+    Unavailable,
+    /// No answer within the timeout.
+    #[error("redis call timed out after {0:?}")]
+    Timeout(Duration),
+    /// The connection failed (refused, reset, closed).
+    #[error("redis connection: {0}")]
+    Connection(redis::RedisError),
+    /// The server answered with an error (a script or type error: a bug, not an outage).
+    #[error("redis server error: {0}")]
+    Server(redis::RedisError),
+    /// The URL cannot be used.
+    #[error("redis url: {0}")]
+    Config(String),
+}
+
+/// The process-wide Redis handle. Cheap to clone.
+#[derive(Clone)]
+pub struct Redis {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: RedisSettings,
+    client: redis::Client,
+    conn: ArcSwap<ConnectionManager>,
+    breaker: Breaker,
+    metrics: RedisMetrics,
+    up: watch::Sender<bool>,
+    last_warning: Mutex<Option<Instant>>,
+}
+
+// === impl RedisSettings ===
+
+impl RedisSettings {
+    /// The URL with its password replaced by `***`: safe to log and print.
+    pub fn display(&self) -> String {
+        redact(self.url.expose())
+    }
+}
+
+impl std::fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("url", &self.display())
+            .field("timeout", &self.timeout)
+            .field("on_failure", &self.on_failure)
+            .field("namespace", &self.namespace)
+            .finish()
+    }
+}
+
+/// `scheme://user:pass@host` → `scheme://user:***@host`; anything else unchanged.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or("", |(u, _)| u);
+            format!("{scheme}://{user}:***@{host}{path}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+// === impl OnFailure ===
+
+impl OnFailure {
+    /// Parses `allow` / `deny`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "allow" => Some(Self::Allow),
+            "deny" => Some(Self::Deny),
+            _ => None,
+        }
+    }
+}
+
+// === impl RedisError ===
+
+impl RedisError {
+    /// The bounded metric label.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Unavailable => "unavailable",
+            Self::Timeout(_) => "timeout",
+            Self::Connection(_) => "connection",
+            Self::Server(_) => "server",
+            Self::Config(_) => "config",
+        }
+    }
+
+    fn from_redis(e: redis::RedisError) -> Self {
+        let server = matches!(e.kind(), redis::ErrorKind::Server(_))
+            && !e.is_cluster_error()
+            && !e.is_unrecoverable_error();
+        if server {
+            Self::Server(e)
+        } else {
+            Self::Connection(e)
+        }
+    }
+
+    /// Whether this says something about Redis's health (server errors do not).
+    fn is_outage(&self) -> bool {
+        match self {
+            Self::Timeout(_) | Self::Connection(_) => true,
+            Self::Unavailable | Self::Server(_) | Self::Config(_) => false,
+        }
+    }
+}
+
+// === impl Redis ===
+
+impl Redis {
+    /// A handle for `settings`. Does not connect now (see the module docs); must be called
+    /// inside a Tokio runtime, which runs the background ping until the last handle is dropped.
+    pub fn new(settings: &RedisSettings, metrics: RedisMetrics) -> Result<Self, RedisError> {
+        let client = redis::Client::open(settings.url.expose())
+            // The error text may quote the URL: keep only its kind.
+            .map_err(|e| RedisError::Config(format!("{:?}", e.kind())))?;
+        let conn = manager(&client, settings.timeout)?;
+        metrics.up.set(0);
+        let inner = Arc::new(Inner {
+            settings: settings.clone(),
+            client,
+            conn: ArcSwap::from_pointee(conn),
+            breaker: Breaker::new(),
+            metrics,
+            up: watch::channel(false).0,
+            last_warning: Mutex::new(None),
+        });
+        tokio::spawn(monitor(Arc::downgrade(&inner)));
+        Ok(Self { inner })
+    }
+
+    /// The settings this handle was built from.
+    pub fn settings(&self) -> &RedisSettings {
+        &self.inner.settings
+    }
+
+    /// Whether Redis answered lately (the breaker is closed and the last ping worked).
+    pub fn is_up(&self) -> bool {
+        *self.inner.up.borrow()
+    }
+
+    /// Follows [`Redis::is_up`].
+    pub fn watch_up(&self) -> watch::Receiver<bool> {
+        self.inner.up.subscribe()
+    }
+
+    /// `<namespace>:<kind>:{<entity>}:<rest>`; `{`/`}` in `entity` become `_` so the tag holds.
+    pub fn key(&self, kind: &str, entity: &str, rest: &str) -> String {
+        let entity: String = entity
+            .chars()
+            .map(|c| if c == '{' || c == '}' { '_' } else { c })
+            .collect();
+        let ns = &self.inner.settings.namespace;
+        if rest.is_empty() {
+            format!("{ns}:{kind}:{{{entity}}}")
+        } else {
+            format!("{ns}:{kind}:{{{entity}}}:{rest}")
+        }
+    }
+
+    /// Logs that Redis is unavailable and `what` falls back, at most once a minute per process.
+    pub fn warn_degraded(&self, what: &str, error: &RedisError) {
+        let now = Instant::now();
+        {
+            let mut last = self.inner.last_warning.lock();
+            if last.is_some_and(|t| now.duration_since(t) < WARN_EVERY) {
+                return;
+            }
+            *last = Some(now);
+        }
+        tracing::warn!(
+            redis = %self.inner.settings.display(),
+            error = %error,
+            "redis unavailable: {what} falls back to per-replica state (next warning in a minute at the earliest)"
+        );
+    }
+
+    /// Runs one command.
+    pub async fn query<T: FromRedisValue>(
+        &self,
+        op: &'static str,
+        cmd: &Cmd,
+    ) -> Result<T, RedisError> {
+        self.run(
+            op,
+            |mut conn| async move { cmd.query_async(&mut conn).await },
+        )
+        .await
+    }
+
+    /// Runs a pipeline (one round trip).
+    pub async fn pipe<T: FromRedisValue>(
+        &self,
+        op: &'static str,
+        pipe: &Pipeline,
+    ) -> Result<T, RedisError> {
+        self.run(
+            op,
+            |mut conn| async move { pipe.query_async(&mut conn).await },
+        )
+        .await
+    }
+
+    /// Runs a script (EVALSHA; loads it when the server does not know it yet).
+    pub async fn invoke<T: FromRedisValue>(
+        &self,
+        op: &'static str,
+        invocation: &ScriptInvocation<'_>,
+    ) -> Result<T, RedisError> {
+        self.run(op, |mut conn| async move {
+            invocation.invoke_async(&mut conn).await
+        })
+        .await
+    }
+
+    /// A dedicated pub/sub connection subscribed to `channel` (connect and subscribe bounded by
+    /// the timeout, through the breaker). The stream ends when the connection is lost: callers
+    /// resubscribe, and re-read what they may have missed.
+    pub async fn subscribe(&self, channel: &str) -> Result<redis::aio::PubSubStream, RedisError> {
+        let client = self.inner.client.clone();
+        let channel = channel.to_owned();
+        let connect = async move {
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.subscribe(&channel).await?;
+            Ok(pubsub.into_on_message())
+        };
+        // The connect may take longer than one command: allow it a few timeouts' worth.
+        let deadline = self.inner.settings.timeout.max(Duration::from_millis(500)) * 2;
+        match tokio::time::timeout(deadline, connect).await {
+            Ok(Ok(stream)) => Ok(stream),
+            Ok(Err(e)) => Err(RedisError::from_redis(e)),
+            Err(_) => Err(RedisError::Timeout(deadline)),
+        }
+    }
+
+    /// Runs `call` on a connection, bounded by the timeout, through the breaker, measured.
+    pub async fn run<T, F, Fut>(&self, op: &'static str, call: F) -> Result<T, RedisError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let inner = &self.inner;
+        if inner.breaker.permit() == Permit::Refuse {
+            inner
+                .metrics
+                .errors
+                .with_label_values(&[op, RedisError::Unavailable.kind()])
+                .inc();
+            return Err(RedisError::Unavailable);
+        }
+        let conn = ConnectionManager::clone(&inner.conn.load());
+        let start = Instant::now();
+        let result = match tokio::time::timeout(inner.settings.timeout, call(conn)).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(RedisError::from_redis(e)),
+            Err(_) => Err(RedisError::Timeout(inner.settings.timeout)),
+        };
+        inner
+            .metrics
+            .duration
+            .with_label_values(&[op])
+            .observe(start.elapsed().as_secs_f64());
+        match &result {
+            Ok(_) => inner.succeeded(),
+            Err(e) => {
+                inner
+                    .metrics
+                    .errors
+                    .with_label_values(&[op, e.kind()])
+                    .inc();
+                if e.is_outage() {
+                    inner.failed();
+                } else {
+                    inner.succeeded();
+                }
+            }
+        }
+        result
+    }
+}
+
+impl Inner {
+    fn succeeded(&self) {
+        self.breaker.success();
+        self.set_up(true);
+    }
+
+    fn failed(&self) {
+        self.breaker.failure();
+        if self.breaker.is_open() {
+            self.set_up(false);
+        }
+    }
+
+    fn set_up(&self, up: bool) {
+        self.metrics.up.set(i64::from(up));
+        self.up.send_if_modified(|v| std::mem::replace(v, up) != up);
+    }
+}
+
+/// A lazily connecting manager: no connect now; bounded connects and responses later.
+fn manager(client: &redis::Client, timeout: Duration) -> Result<ConnectionManager, RedisError> {
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(timeout.max(Duration::from_millis(500))))
+        .set_response_timeout(Some(timeout))
+        .set_number_of_retries(1)
+        .set_min_delay(Duration::from_millis(50))
+        .set_max_delay(Duration::from_millis(500));
+    ConnectionManager::new_lazy_with_config(client.clone(), config)
+        .map_err(|e| RedisError::Config(format!("{:?}", e.kind())))
+}
+
+/// Pings every [`PING_EVERY`] so `redis_up` is right without traffic; while Redis is down it
+/// replaces the connection manager, so recovery never depends on the driver's own reconnects.
+async fn monitor(inner: std::sync::Weak<Inner>) {
+    let mut ticker = tokio::time::interval(PING_EVERY);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        let mut conn = ConnectionManager::clone(&inner.conn.load());
+        let ping = tokio::time::timeout(
+            inner.settings.timeout.max(Duration::from_millis(500)),
+            redis::cmd("PING").query_async::<String>(&mut conn),
+        )
+        .await;
+        match ping {
+            Ok(Ok(_)) => inner.succeeded(),
+            Ok(Err(_)) | Err(_) => {
+                for _ in 0..breaker::TRIP_AFTER {
+                    inner.breaker.failure();
+                }
+                inner.set_up(false);
+                if let Ok(fresh) = manager(&inner.client, inner.settings.timeout) {
+                    inner.conn.store(Arc::new(fresh));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_show() {
+        assert_eq!(
+            redact("redis://:hunter2@cache:6379/0"),
+            "redis://:***@cache:6379/0"
+        );
+        assert_eq!(redact("rediss://app:p%40ss@h:1"), "rediss://app:***@h:1");
+        assert_eq!(redact("redis://h:6379"), "redis://h:6379");
+    }
+}
