@@ -7,7 +7,8 @@
 //!   -> request id + trace span            middleware/request_id.rs
 //!   (-> /v1/messages: Anthropic -> OpenAI  api/messages.rs, messages/; the answer translated back)
 //!   -> body limit + parse once            api/forward.rs (JsonBody: raw members, no re-serialisation)
-//!   -> metrics                            middleware/metrics.rs
+//!   -> metrics (+ each answer's cost)     middleware/metrics.rs, spend/, pricing/
+//!   -> key budget                         middleware/budget.rs
 //!   -> router: group -> deployment        router/
 //!   -> attempt: timeout + adapter         attempt.rs, providers/ (openai_compat profiles, anthropic, mock)
 //!   -> pooled hyper client (rustls)       upstream.rs
@@ -26,6 +27,7 @@ pub mod messages;
 pub mod metrics;
 pub mod middleware;
 pub mod openai;
+pub mod pricing;
 pub mod providers;
 pub mod proxy;
 pub mod retry;
@@ -33,6 +35,7 @@ pub mod router;
 pub mod runtime;
 pub mod secret;
 pub mod server;
+pub mod spend;
 pub mod sse;
 pub mod stack;
 pub mod state;

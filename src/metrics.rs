@@ -2,8 +2,8 @@
 //! Label values come only from config names and bounded enums, never from request text or keys.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    CounterVec, Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::openai::Usage;
@@ -37,6 +37,7 @@ pub struct Metrics {
     agent_runs: IntCounterVec,
     agent_tool_calls: IntCounterVec,
     endpoint_requests: IntCounterVec,
+    spend: CounterVec,
     redis_up: IntGauge,
     redis_duration: HistogramVec,
     redis_errors: IntCounterVec,
@@ -175,6 +176,13 @@ impl Metrics {
                 ),
                 &["endpoint", "status"],
             )?,
+            spend: CounterVec::new(
+                Opts::new(
+                    "switchyard_spend_usd_total",
+                    "What answers cost in USD, by model group, deployment and key (alias).",
+                ),
+                &["model", "deployment", "key"],
+            )?,
             redis_up: IntGauge::new(
                 "switchyard_redis_up",
                 "1 while the shared-state Redis answers, 0 while it is down or not configured.",
@@ -219,6 +227,7 @@ impl Metrics {
             Box::new(m.agent_runs.clone()),
             Box::new(m.agent_tool_calls.clone()),
             Box::new(m.endpoint_requests.clone()),
+            Box::new(m.spend.clone()),
             Box::new(m.redis_up.clone()),
             Box::new(m.redis_duration.clone()),
             Box::new(m.redis_errors.clone()),
@@ -281,6 +290,11 @@ impl Metrics {
     /// `switchyard_agent_runs_total{stopped_reason}` and `switchyard_agent_tool_calls_total{tool, outcome}`.
     pub fn agent(&self) -> (IntCounterVec, IntCounterVec) {
         (self.agent_runs.clone(), self.agent_tool_calls.clone())
+    }
+
+    /// `switchyard_spend_usd_total{model, deployment, key}`.
+    pub fn spend(&self) -> CounterVec {
+        self.spend.clone()
     }
 
     /// `switchyard_cache_requests_total{result}`.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rand::Rng;
 
-use crate::error::{GatewayError, RateLimitScope, UpstreamError};
+use crate::error::{BudgetScope, GatewayError, RateLimitScope, UpstreamError};
 
 /// What the router does after a failed attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +83,11 @@ pub fn classify(error: &GatewayError) -> Decision {
         GatewayError::RateLimited { scope, .. } => match scope {
             RateLimitScope::Deployment => Decision::Fallback(FallbackKind::General),
             RateLimitScope::Key | RateLimitScope::Global => Decision::Fail,
+        },
+        // A spent model group is out of routing, as if cooled down; a spent key is the caller's.
+        GatewayError::BudgetExceeded { scope, .. } => match scope {
+            BudgetScope::Model => Decision::Fallback(FallbackKind::General),
+            BudgetScope::Key => Decision::Fail,
         },
         GatewayError::InvalidRequest { .. }
         | GatewayError::ModelNotFound { .. }

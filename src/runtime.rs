@@ -14,8 +14,12 @@ use crate::{
     providers,
     proxy::ProxyService,
     router::{Deployment, ModelGroup, state::DeploymentState},
+    spend::Spend,
     stack,
-    state::redis::Redis,
+    state::{
+        redis::Redis,
+        spend::{self, RedisSpend, SpendStore},
+    },
     upstream::HttpClient,
     wildcard,
 };
@@ -26,6 +30,9 @@ pub struct AppState {
     /// Metric families.
     pub metrics: Metrics,
     client: HttpClient,
+    /// This process's spend counters: kept across reloads (a reload must not forget what keys
+    /// spent); with Redis, what the replica falls back to while Redis is down.
+    spend_local: Arc<spend::InProcess>,
     config_path: Option<PathBuf>,
     env: Arc<dyn Env>,
     /// The Redis connection, kept across reloads while its settings stay the same.
@@ -44,6 +51,8 @@ pub struct Runtime {
     pub parallel: Arc<tokio::sync::Semaphore>,
     /// Agent mode.
     pub agent: Arc<Agent>,
+    /// Prices, budgets and spend.
+    pub spend: Arc<Spend>,
     /// Shared state's Redis, when configured (`state::*` stores use it).
     pub redis: Option<Redis>,
 }
@@ -67,12 +76,14 @@ impl AppState {
         metrics: Metrics,
         client: HttpClient,
     ) -> Result<Self, ConfigError> {
+        let spend_local = Arc::new(spend::InProcess::new());
         let redis = connect(&config, None, &metrics)?;
-        let runtime = Runtime::build(config, &metrics, &client, redis.clone())?;
+        let runtime = Runtime::build(config, &metrics, &client, &spend_local, redis.clone())?;
         Ok(Self {
             runtime: ArcSwap::from_pointee(runtime),
             metrics,
             client,
+            spend_local,
             config_path,
             env,
             redis: parking_lot::Mutex::new(redis),
@@ -89,7 +100,13 @@ impl AppState {
         let (config, warnings) = config::load(self.config_path.as_deref(), &*self.env)?;
         let mut held = self.redis.lock();
         let redis = connect(&config, held.as_ref(), &self.metrics)?;
-        let runtime = Runtime::build(config, &self.metrics, &self.client, redis.clone())?;
+        let runtime = Runtime::build(
+            config,
+            &self.metrics,
+            &self.client,
+            &self.spend_local,
+            redis.clone(),
+        )?;
         self.runtime.store(Arc::new(runtime));
         *held = redis;
         Ok(warnings)
@@ -130,6 +147,7 @@ impl Runtime {
         config: Config,
         metrics: &Metrics,
         client: &HttpClient,
+        spend_local: &Arc<spend::InProcess>,
         redis: Option<Redis>,
     ) -> Result<Self, ConfigError> {
         let mut by_name: Vec<(Arc<str>, Vec<Arc<Deployment>>)> = Vec::new();
@@ -164,7 +182,19 @@ impl Runtime {
             })
             .collect();
         let models = Arc::new(ModelTable::from_parts(groups, names));
-        let stack = stack::build(&config, models.clone(), metrics, redis.as_ref());
+        // Spend is counted in Redis when it is configured (once for the fleet), else here.
+        let spend_store: Arc<dyn SpendStore> = match &redis {
+            Some(r) => Arc::new(RedisSpend::new(r.clone(), spend_local.clone())),
+            None => spend_local.clone(),
+        };
+        let spend = Arc::new(Spend::new(&config, spend_store, metrics.spend()));
+        let stack = stack::build(
+            &config,
+            models.clone(),
+            metrics,
+            redis.as_ref(),
+            spend.clone(),
+        );
         let parallel = Arc::new(tokio::sync::Semaphore::new(config.max_parallel_requests));
         let (runs, tool_calls) = metrics.agent();
         let agent = Arc::new(Agent::new(
@@ -178,6 +208,7 @@ impl Runtime {
             stack,
             parallel,
             agent,
+            spend,
             config,
             redis,
         })

@@ -5,19 +5,24 @@
 //! Outermost first:
 //! 1. `MetricsLayer`   — requests, durations (streams until the last byte), in-flight, tokens,
 //!    time to first token, overhead, limits hit.
-//! 2. `RateLimitLayer` — each virtual key's rpm/tpm (GCRA, in process or in Redis); tokens charged
+//!    Also what each answer cost: the cost headers, `switchyard_spend_usd_total`, the payer's
+//!    spend counters (`spend/`).
+//! 2. `BudgetLayer`    — a virtual key whose `max_budget` is spent is refused here (when any key
+//!    has a budget).
+//! 3. `RateLimitLayer` — each virtual key's rpm/tpm (GCRA, in process or in Redis); tokens charged
 //!    once usage is known.
-//! 3. `CacheLayer`     — exact-match answers (moka or Redis), JSON or replayed as SSE; identical misses
-//!    in flight are coalesced into one upstream call.
-//! 4. `RouterLayer`    — model group -> deployment through the `RouterCore` seam (v1/v2/shadow);
+//! 4. `CacheLayer`     — exact-match answers (moka or Redis), JSON or replayed as SSE; identical
+//!    misses in flight are coalesced into one upstream call.
+//! 5. `RouterLayer`    — model group -> deployment through the `RouterCore` seam (v1/v2/shadow);
 //!    retries with full-jitter backoff, cooldowns (told to other replicas through
 //!    `state::deployments` when Redis is configured), fallback groups, the whole-request deadline,
-//!    mid-stream rescue of streams that break.
-//! 5. `AttemptService` — one attempt: the deployment's timeout, its provider adapter over the
+//!    mid-stream rescue of streams that break; a model group whose budget is spent is skipped
+//!    like a cooled-down one.
+//! 6. `AttemptService` — one attempt: the deployment's timeout, its provider adapter over the
 //!    pooled client; the JSON answer checked, or the SSE stream read to its first token (so a
 //!    failure before then can still switch upstream) and wrapped for pass-through.
 //!
-//! Agent mode slots in between 3 and 4 when it lands (SPEC §5 gives the order).
+//! Agent mode slots in between 4 and 5 when it lands (SPEC §5 gives the order).
 
 use std::sync::Arc;
 
@@ -28,6 +33,7 @@ use crate::{
     config::Config,
     metrics::Metrics,
     middleware::{
+        budget::BudgetLayer,
         cache::CacheLayer,
         metrics::MetricsLayer,
         rate_limit::{InProcess, LimitStore, RateLimitLayer, RedisLimits},
@@ -35,6 +41,7 @@ use crate::{
     proxy::ProxyService,
     router::{RouterLayer, core_by_name},
     runtime::ModelTable,
+    spend::Spend,
     state::{
         deployments::{DeploymentEvents, Local, RedisDeployments},
         redis::Redis,
@@ -47,6 +54,7 @@ pub fn build(
     models: Arc<ModelTable>,
     metrics: &Metrics,
     redis: Option<&Redis>,
+    spend: Arc<Spend>,
 ) -> ProxyService {
     let router = &config.router;
     let core = core_by_name(
@@ -61,6 +69,12 @@ pub fn build(
         };
         RateLimitLayer::new(store)
     });
+    let budgets = config
+        .keys
+        .iter()
+        .any(|k| k.budget.is_some())
+        .then(|| BudgetLayer::new(spend.clone()));
+    let group_budgets = spend.has_group_budgets().then(|| spend.clone());
     let cache = config
         .cache
         .as_ref()
@@ -70,16 +84,14 @@ pub fn build(
         None => Arc::new(Local),
     };
     let stack = ServiceBuilder::new()
-        .layer(MetricsLayer::new(metrics.clone()))
+        .layer(MetricsLayer::new(metrics.clone(), spend))
+        .option_layer(budgets)
         .option_layer(limits)
         .option_layer(cache)
-        .layer(RouterLayer::new(
-            router.clone(),
-            core,
-            models,
-            metrics.router(),
-            events,
-        ))
+        .layer(
+            RouterLayer::new(router.clone(), core, models, metrics.router(), events)
+                .with_group_budgets(group_budgets),
+        )
         .service(AttemptService::new(
             router.stream_idle_timeout,
             router.first_token_timeout,

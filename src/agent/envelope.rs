@@ -40,6 +40,13 @@ pub struct RunMetrics {
     pub prompt_tokens: u64,
     /// Completion tokens over all calls.
     pub completion_tokens: u64,
+    /// What the run's model calls cost, summed (`response_cost`, USD).
+    #[serde(rename = "response_cost", serialize_with = "micros_as_usd")]
+    pub cost_micros: u64,
+}
+
+fn micros_as_usd<S: serde::Serializer>(micros: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(*micros as f64 / 1e6)
 }
 
 /// The result of a run.

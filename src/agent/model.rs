@@ -125,6 +125,7 @@ impl ModelCall for StackModel {
                 form: None,
             };
             let response = self.stack.clone().oneshot(request).await?;
+            let cost_micros = crate::spend::cost_from_headers(&response.headers);
             let ReplyBody::Json(bytes) = response.body else {
                 return Err(GatewayError::Internal(
                     "a non-streaming model call was answered with a stream".into(),
@@ -179,6 +180,7 @@ impl ModelCall for StackModel {
                 truncated,
                 prompt_tokens: usage.prompt_tokens,
                 completion_tokens: usage.completion_tokens,
+                cost_micros,
             })
         })
     }

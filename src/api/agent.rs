@@ -22,8 +22,10 @@ use crate::{
     agent::{Envelope, Overrides, RunRequest},
     error::GatewayError,
     middleware::auth::Identity,
+    pricing::usd,
     proxy::{ProxyRequest, RequestId},
     runtime::{AppState, Runtime},
+    spend::{COST_HEADERS, Payer},
 };
 
 /// The `/agent/run` body: `{model, messages}` or `{model, prompt}`, plus overrides.
@@ -81,6 +83,8 @@ pub(super) async fn run(
         if !identity.allows(&rt.config, &body.model) {
             return Err(GatewayError::Forbidden { model: body.model });
         }
+        // A spent key is refused before the run starts (each model call is checked too).
+        rt.spend.admit(Payer::from(&identity)).await?;
         let messages = match (body.messages, body.prompt) {
             (Some(m), _) if !m.is_empty() => m,
             (_, Some(p)) if !p.trim().is_empty() => vec![json!({"role": "user", "content": p})],
@@ -104,7 +108,14 @@ pub(super) async fn run(
         Ok(run) => {
             let envelope = rt.agent.run(&rt, run).await;
             let stopped = stopped_header(&envelope);
-            with_stopped(Json(envelope).into_response(), stopped)
+            let cost = usd(envelope.metrics.cost_micros);
+            let mut response = with_stopped(Json(envelope).into_response(), stopped);
+            if let Ok(v) = HeaderValue::from_str(&cost) {
+                for name in COST_HEADERS {
+                    response.headers_mut().insert(name, v.clone());
+                }
+            }
+            response
         }
         Err(e) => e.into_response(),
     }

@@ -9,6 +9,7 @@ mod info;
 mod messages;
 mod models;
 mod prometheus;
+mod spend;
 
 use std::sync::Arc;
 
@@ -36,6 +37,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             .route("/embeddings", post(forward::embeddings))
             .route("/v1/models", get(models::list))
             .route("/agent/run", post(agent::run))
+            .route("/key/info", get(spend::key_info))
+            .route("/spend/keys", get(spend::keys))
             .route("/v1/completions", post(endpoints::completions))
             .route("/completions", post(endpoints::completions))
             .route("/v1/images/generations", post(endpoints::images))

@@ -75,6 +75,12 @@ pub(crate) struct RawModelInfo {
     pub(crate) output_cost_per_token: Option<f64>,
     /// LiteLLM's `mode: embedding` marks an embedding-only deployment.
     pub(crate) mode: Option<String>,
+    /// The model to look prices up by (LiteLLM's, for Azure deployment names).
+    pub(crate) base_model: Option<String>,
+    /// USD the model group may spend per `budget_duration` (spec §14).
+    pub(crate) max_budget: Option<f64>,
+    /// `30s`, `1h`, `1d`, `30d`...: when the group's budget starts over.
+    pub(crate) budget_duration: Option<String>,
 }
 
 /// A YAML scalar that LiteLLM configs write either way (`id: 7` or `id: "7"`).
@@ -177,6 +183,8 @@ pub(crate) struct RawSwitchyardSettings {
     pub(crate) drain_timeout_seconds: Option<f64>,
     /// Agent mode (SPEC §9).
     pub(crate) agent: super::agent::RawAgent,
+    /// A price table in LiteLLM's `model_prices_and_context_window.json` format.
+    pub(crate) pricing_file: Option<String>,
     /// Shared state in Redis (SPEC §10).
     pub(crate) redis: RawSwitchyardRedis,
 }
@@ -213,4 +221,13 @@ pub(crate) struct RawVirtualKey {
     pub(crate) rpm_limit: Option<u64>,
     #[serde(default, deserialize_with = "super::yaml11::opt_int")]
     pub(crate) tpm_limit: Option<u64>,
+    /// A name for metrics, logs and `/key/info` (LiteLLM's `key_alias`).
+    #[serde(default)]
+    pub(crate) key_alias: Option<String>,
+    /// USD the key may spend per `budget_duration`.
+    #[serde(default)]
+    pub(crate) max_budget: Option<f64>,
+    /// When the key's budget starts over (`30s`, `1h`, `1d`, `30d`...).
+    #[serde(default)]
+    pub(crate) budget_duration: Option<String>,
 }

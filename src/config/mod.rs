@@ -2,6 +2,7 @@
 //! and validated (`validate.rs`). Unknown keys become warnings; errors name the file and key path.
 
 mod agent;
+mod budget;
 mod env;
 mod litellm;
 mod mode;
@@ -10,13 +11,16 @@ mod source;
 mod validate;
 mod yaml11;
 
-use std::{collections::HashMap, fmt, path::Path, time::Duration};
+use std::{collections::HashMap, fmt, path::Path, sync::Arc, time::Duration};
 
-pub use agent::{AgentSettings, ExecSettings, HttpToolSettings, McpServerSettings, McpTransport};
+pub use agent::{
+    AgentSettings, ExecSettings, HttpToolSettings, IdSpec, McpServerSettings, McpTransport,
+    SandboxSettings,
+};
 pub use env::{Env, ProcessEnv};
 pub use mode::ModelMode;
 
-use crate::{providers::ProviderKind, secret::Secret};
+use crate::{pricing::PriceTable, providers::ProviderKind, secret::Secret};
 
 /// The config compiled into the binary, used when no `--config` is given (SPEC §2).
 pub const DEFAULT_CONFIG: &str = include_str!("../../config/default.yaml");
@@ -46,6 +50,10 @@ pub struct Config {
     pub drain_timeout: Duration,
     /// Agent mode.
     pub agent: AgentSettings,
+    /// Model prices: `switchyard_settings.pricing_file`, else the embedded table.
+    pub pricing: Arc<PriceTable>,
+    /// Model group -> its budget (`model_info.max_budget`).
+    pub group_budgets: HashMap<String, Budget>,
     /// Where shared state lives (SPEC §10); `None`: every replica keeps its own.
     pub redis: Option<crate::state::redis::RedisSettings>,
 }
@@ -83,6 +91,8 @@ pub struct DeploymentConfig {
     pub supports_assistant_prefill: Option<bool>,
     /// `model_info.mode`: which endpoints it serves.
     pub mode: ModelMode,
+    /// `model_info.base_model`: the name prices are looked up by, when not the upstream model.
+    pub base_model: Option<String>,
     /// Behaviour of the built-in mock provider.
     pub mock: MockParams,
 }
@@ -163,6 +173,19 @@ pub struct VirtualKeyConfig {
     pub rpm_limit: Option<u64>,
     /// Tokens per minute.
     pub tpm_limit: Option<u64>,
+    /// `key_alias`: its name in metrics, logs and `/key/info`.
+    pub alias: Option<String>,
+    /// `max_budget` / `budget_duration`.
+    pub budget: Option<Budget>,
+}
+
+/// A spending cap: `max_budget` USD, per `budget_duration` when set (else for ever).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// The cap in micro-dollars.
+    pub max_micros: u64,
+    /// How long one budget period lasts.
+    pub duration: Option<Duration>,
 }
 
 /// A start-up warning: a key switchyard does not implement, or a value it had to skip.

@@ -140,6 +140,7 @@ fn unknown_keys_warn_once_per_key_and_never_fail() {
         ("OPENAI_API_KEY", "a"),
         ("AZURE_API_BASE", "https://x.openai.azure.com"),
         ("AZURE_API_KEY", "b"),
+        ("REDIS_HOST", "127.0.0.1"),
     ]);
     let (c, w) = parse(&yaml, "litellm.yaml", &e).unwrap();
     let text: Vec<String> = w.iter().map(ToString::to_string).collect();
@@ -209,4 +210,27 @@ fn the_embedded_default_loads_without_warnings() {
             .iter()
             .all(|d| d.provider == crate::providers::ProviderKind::Mock)
     );
+}
+
+#[test]
+fn the_exec_sandbox_settings_resolve_with_defaults() {
+    let (c, w) = ok(&format!(
+        "{ONE}switchyard_settings:\n  agent:\n    tools: {{ exec_python: {{ enabled: true }}, exec_shell: {{ enabled: true, network: true, max_processes: 8 }} }}\n"
+    ));
+    assert!(w.is_empty(), "{w:?}");
+    let (py, sh) = (c.agent.exec_python.unwrap(), c.agent.exec_shell.unwrap());
+    assert_eq!((py.network, py.max_processes), (false, 64));
+    assert_eq!((sh.network, sh.max_processes), (true, 8));
+    assert_eq!(c.agent.sandbox, SandboxSettings::default());
+    for (user, want) in [
+        ("nobody", IdSpec::Name("nobody".into())),
+        ("61000", IdSpec::Id(61_000)),
+    ] {
+        let (c, _) = ok(&format!(
+            "{ONE}switchyard_settings:\n  agent:\n    sandbox: {{ user: {user}, group: nogroup, uids: 8 }}\n"
+        ));
+        assert_eq!(c.agent.sandbox.user, Some(want));
+        assert_eq!(c.agent.sandbox.uids, 8);
+        assert_eq!(c.agent.sandbox.group, Some(IdSpec::Name("nogroup".into())));
+    }
 }

@@ -194,8 +194,17 @@ pub(super) fn validate(
             models: k.models.clone(),
             rpm_limit: k.rpm_limit,
             tpm_limit: k.tpm_limit,
+            alias: k.key_alias.clone(),
+            budget: super::budget::budget(
+                &format!("switchyard_settings.keys[{i}]"),
+                k.max_budget,
+                k.budget_duration.as_deref(),
+            )?,
         });
     }
+    super::budget::check_aliases(&keys)?;
+    let group_budgets = super::budget::group_budgets(&raw.model_list, &deployments)?;
+    let pricing = super::budget::pricing(raw.switchyard_settings.pricing_file.as_deref())?;
     let agent = super::agent::resolve(raw_agent, &groups)?;
     let redis = super::redis::resolve_settings(&raw, origin, env, warnings)?;
     if redis.is_none() && cache.as_ref().is_some_and(|c| c.kind == "redis") {
@@ -224,6 +233,8 @@ pub(super) fn validate(
             raw.switchyard_settings.drain_timeout_seconds,
         )?
         .unwrap_or(Duration::from_secs(30)),
+        pricing,
+        group_budgets,
     })
 }
 
@@ -345,6 +356,7 @@ fn deployment(
             .or(entry.model_info.output_cost_per_token),
         supports_assistant_prefill: entry.model_info.supports_assistant_prefill,
         mode: super::ModelMode::from_litellm(entry.model_info.mode.as_deref()),
+        base_model: entry.model_info.base_model.clone(),
         mock,
     }))
 }

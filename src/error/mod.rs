@@ -139,6 +139,24 @@ pub enum GatewayError {
     /// shared limit store (Redis) is unavailable.
     #[error("The rate limiter's shared store is unavailable; retry shortly")]
     LimitsUnavailable,
+    /// A budget is spent (SPEC §14): a virtual key's, or a model group's with no fallback left.
+    #[error(
+        "Budget has been exceeded! {} `{name}`: current cost {}, max budget {}{}",
+        scope.label(), crate::pricing::usd(*spent_micros), crate::pricing::usd(*max_micros),
+        resets_in.map(|d| format!("; it resets in {}s", d.as_secs())).unwrap_or_default()
+    )]
+    BudgetExceeded {
+        /// Whose budget.
+        scope: BudgetScope,
+        /// The key's alias (never the key) or the model group.
+        name: String,
+        /// Spent in this budget period, micro-dollars.
+        spent_micros: u64,
+        /// The budget, micro-dollars.
+        max_micros: u64,
+        /// Until the budget starts over.
+        resets_in: Option<Duration>,
+    },
     /// An agent run ended without any answer to give.
     #[error("The agent run stopped ({reason}) without an answer: {detail}")]
     AgentFailed {
@@ -183,6 +201,25 @@ impl RateLimitScope {
     }
 }
 
+/// Whose budget was spent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BudgetScope {
+    /// A virtual key's `max_budget`.
+    Key,
+    /// A model group's `model_info.max_budget`.
+    Model,
+}
+
+impl BudgetScope {
+    /// For messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Key => "key",
+            Self::Model => "model group",
+        }
+    }
+}
+
 /// An upstream's own HTTP error answer, kept whole so it can be passed through or classified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -223,9 +260,12 @@ impl GatewayError {
     /// The HTTP status the caller sees.
     pub fn status(&self) -> StatusCode {
         match self {
+            // LiteLLM's status for a spent budget; 400 also keeps SDKs from retrying a request
+            // that cannot succeed before the budget resets (they retry 429s).
             Self::InvalidRequest { .. }
             | Self::ModelNotFound { .. }
-            | Self::EndpointNotSupported { .. } => StatusCode::BAD_REQUEST,
+            | Self::EndpointNotSupported { .. }
+            | Self::BudgetExceeded { .. } => StatusCode::BAD_REQUEST,
             Self::RequestTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RouteNotFound { .. } | Self::UnknownModel { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -257,7 +297,8 @@ impl GatewayError {
             | Self::UnknownModel { .. }
             | Self::MethodNotAllowed { .. }
             | Self::Unauthorized { .. }
-            | Self::Forbidden { .. } => ErrorKind::Client,
+            | Self::Forbidden { .. }
+            | Self::BudgetExceeded { .. } => ErrorKind::Client,
             Self::Upstream(e) => e.kind(),
             Self::UpstreamUnreachable { .. } => ErrorKind::Connect,
             Self::UpstreamGarbled { .. } => ErrorKind::Garbled,
@@ -289,6 +330,7 @@ impl GatewayError {
             | Self::RateLimited { .. }
             | Self::NoHealthyDeployment { .. }
             | Self::LimitsUnavailable
+            | Self::BudgetExceeded { .. }
             | Self::AgentFailed { .. }
             | Self::Internal(_) => None,
         }
@@ -326,6 +368,7 @@ impl GatewayError {
             Self::RateLimited { .. } => "rate_limit_exceeded",
             Self::NoHealthyDeployment { .. } => "no_healthy_deployment",
             Self::LimitsUnavailable => "rate_limiter_unavailable",
+            Self::BudgetExceeded { .. } => "budget_exceeded",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -350,6 +393,7 @@ impl GatewayError {
             | Self::RateLimited { .. }
             | Self::NoHealthyDeployment { .. }
             | Self::LimitsUnavailable
+            | Self::BudgetExceeded { .. }
             | Self::Internal(_) => None,
         }
     }
@@ -360,6 +404,7 @@ impl GatewayError {
             Self::NoHealthyDeployment { retry_after, .. }
             | Self::RateLimited { retry_after, .. } => *retry_after,
             Self::LimitsUnavailable => Some(Duration::from_secs(1)),
+            Self::BudgetExceeded { resets_in, .. } => *resets_in,
             Self::InvalidRequest { .. }
             | Self::ModelNotFound { .. }
             | Self::EndpointNotSupported { .. }

@@ -53,6 +53,16 @@ impl Identity {
     }
 }
 
+impl From<&Identity> for crate::spend::Payer {
+    fn from(identity: &Identity) -> Self {
+        match identity {
+            Identity::Anonymous => Self::Anonymous,
+            Identity::Master => Self::Master,
+            Identity::Virtual(n) => Self::Virtual(*n),
+        }
+    }
+}
+
 /// axum middleware fn: 401 without a valid key when keys are configured.
 pub async fn require_key(
     State(app): State<Arc<AppState>>,

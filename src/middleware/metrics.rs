@@ -1,6 +1,7 @@
 //! `MetricsLayer`: the outermost layer of the model stack. Counts requests by outcome, times them
 //! (streams until their last byte), tracks in-flight requests, tokens, time to first token and the
-//! gateway's own overhead.
+//! gateway's own overhead; and, being the one place that sees the usage of every answer, what
+//! each answer cost (`x-switchyard-response-cost`, the spend metric, the payer's counters).
 
 use std::{
     sync::Arc,
@@ -13,13 +14,16 @@ use tower::{Layer, Service};
 use crate::{
     error::GatewayError,
     metrics::InFlight,
+    pricing::usd,
     proxy::{ProxyRequest, ProxyResponse, ReplyBody},
+    spend::{COST_HEADERS, Payer, Spend},
 };
 
 /// Wires [`Metrics`].
 #[derive(Debug, Clone)]
 pub struct MetricsLayer {
     families: crate::metrics::Metrics,
+    spend: Arc<Spend>,
 }
 
 /// Records the metrics of every request that reaches the model stack.
@@ -27,12 +31,13 @@ pub struct MetricsLayer {
 pub struct Metrics<S> {
     inner: S,
     families: crate::metrics::Metrics,
+    spend: Arc<Spend>,
 }
 
 impl MetricsLayer {
-    /// The layer, feeding `families`.
-    pub fn new(families: crate::metrics::Metrics) -> Self {
-        Self { families }
+    /// The layer, feeding `families` and charging answers to `spend`.
+    pub fn new(families: crate::metrics::Metrics, spend: Arc<Spend>) -> Self {
+        Self { families, spend }
     }
 }
 
@@ -42,6 +47,7 @@ impl<S> Layer<S> for MetricsLayer {
         Metrics {
             inner,
             families: self.families.clone(),
+            spend: self.spend.clone(),
         }
     }
 }
@@ -65,6 +71,8 @@ where
         let endpoint = request.endpoint;
         let in_flight = InFlight::enter(&group.metrics.in_flight);
         let families = self.families.clone();
+        let spend = self.spend.clone();
+        let payer = Payer::from(&request.identity);
         let future = self.inner.call(request);
         Box::pin(async move {
             let m = &group.metrics;
@@ -83,8 +91,22 @@ where
                         ReplyBody::Json(_) | ReplyBody::Other { .. } => {
                             m.answered(&deployment, provider, 200);
                             families.endpoint(endpoint, 200);
-                            if let Some(usage) = &response.usage {
+                            let mut micros = 0;
+                            if let Some(usage) = response.usage.as_ref().filter(|_| counts_tokens) {
                                 m.usage(usage);
+                                micros = spend.cost(&deployment, usage);
+                            }
+                            // Charged before the answer leaves, so what a client was told it
+                            // spent is already counted when it reads its key's spend.
+                            if let Err(e) =
+                                spend.record(payer, &group.name, &deployment, micros).await
+                            {
+                                tracing::warn!(error = %e, "spend not recorded");
+                            }
+                            if let Ok(v) = http::HeaderValue::from_str(&usd(micros)) {
+                                for name in COST_HEADERS {
+                                    response.headers.insert(name, v.clone());
+                                }
                             }
                             m.duration.observe(received.elapsed().as_secs_f64());
                             drop(in_flight);
@@ -98,6 +120,17 @@ where
                                 families.endpoint(endpoint, 200);
                                 if let Some(usage) = end.usage.as_ref().filter(|_| counts_tokens) {
                                     m.usage(usage);
+                                    // A stream is charged when it ends, however it ends.
+                                    let micros = spend.cost(&deployment, usage);
+                                    let charged =
+                                        spend.record(payer, &group.name, &deployment, micros);
+                                    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                                        rt.spawn(async move {
+                                            if let Err(e) = charged.await {
+                                                tracing::warn!(error = %e, "spend not recorded");
+                                            }
+                                        });
+                                    }
                                 }
                                 if let Some(first) = end.first_content {
                                     m.ttft.observe(

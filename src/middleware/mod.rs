@@ -1,6 +1,7 @@
 //! Middleware: one module per layer.
 
 pub mod auth;
+pub mod budget;
 pub mod cache;
 pub mod concurrency;
 pub mod metrics;

@@ -28,6 +28,48 @@ pub struct Usage {
     /// Both.
     #[serde(default)]
     pub total_tokens: u64,
+    /// `prompt_tokens_details`: how many of the prompt tokens were read from a prompt cache.
+    #[serde(
+        default,
+        deserialize_with = "lenient_details",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub prompt_tokens_details: Option<PromptTokensDetails>,
+    /// Prompt tokens written to a prompt cache (Anthropic, as LiteLLM reports it); part of
+    /// `prompt_tokens`.
+    #[serde(
+        default,
+        deserialize_with = "lenient_count",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cache_creation_input_tokens: Option<u64>,
+}
+
+/// `prompt_tokens_details` (only what pricing reads; other members are not kept).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromptTokensDetails {
+    /// Prompt tokens served from the provider's prompt cache; part of `prompt_tokens`.
+    #[serde(default)]
+    pub cached_tokens: u64,
+}
+
+/// A token count, or `None` for anything else (`null`, a string): a vendor's odd detail never
+/// makes a whole answer unreadable.
+fn lenient_count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    Ok(serde_json::Value::deserialize(d)?.as_u64())
+}
+
+/// `prompt_tokens_details`, or `None` when it is missing, `null` or not an object.
+fn lenient_details<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<PromptTokensDetails>, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    Ok(value.as_object().map(|o| PromptTokensDetails {
+        cached_tokens: o
+            .get("cached_tokens")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0),
+    }))
 }
 
 /// Reads `usage` out of a complete (non-stream) answer; anything not JSON is an error.

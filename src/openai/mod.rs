@@ -8,5 +8,5 @@ pub mod stream;
 pub mod wire;
 
 pub use body::{JsonBody, Rewrite};
-pub use chat::{ChatView, Usage};
+pub use chat::{ChatView, PromptTokensDetails, Usage};
 pub use multipart::Form;

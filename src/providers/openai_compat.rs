@@ -367,6 +367,7 @@ mod tests {
             output_cost_per_token: None,
             supports_assistant_prefill: None,
             mode: crate::config::ModelMode::Any,
+            base_model: None,
             mock: MockParams::default(),
         };
         (profile, cfg)

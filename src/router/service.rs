@@ -17,6 +17,7 @@ use crate::{
     proxy::{Endpoint, ProxyRequest, ProxyResponse, ReplyBody},
     retry::{Backoff, Decision, FallbackKind, classify},
     runtime::ModelTable,
+    spend::Spend,
     state::deployments::DeploymentEvents,
 };
 
@@ -42,6 +43,8 @@ struct Shared {
     metrics: RouterMetrics,
     backoff: Backoff,
     events: Arc<dyn DeploymentEvents>,
+    /// Model-group budgets: a spent group is skipped like a cooled-down one.
+    budgets: Option<Arc<Spend>>,
 }
 
 /// Routes one request: attempts, retries, cooldowns, fallbacks, deadline.
@@ -82,7 +85,21 @@ impl RouterLayer {
                 metrics,
                 backoff,
                 events,
+                budgets: None,
             }),
+        }
+    }
+
+    /// Skips model groups whose `model_info.max_budget` is spent (then their fallbacks serve).
+    pub fn with_group_budgets(self, budgets: Option<Arc<Spend>>) -> Self {
+        match Arc::try_unwrap(self.shared) {
+            Ok(mut shared) => {
+                shared.budgets = budgets;
+                Self {
+                    shared: Arc::new(shared),
+                }
+            }
+            Err(shared) => Self { shared },
         }
     }
 }
@@ -154,6 +171,15 @@ where
                     .inc();
             }
             previous = Some(group.name.clone());
+            if let Some(budgets) = &self.shared.budgets {
+                if let Err(spent) = budgets.admit_group(&group.name).await {
+                    chain.on_failure(FallbackKind::General);
+                    if last.as_ref().is_none_or(|_| spent.deployment().is_some()) {
+                        last = Some(spent);
+                    }
+                    continue;
+                }
+            }
             match self
                 .run_group(&request, group, deadline, &mut attempts)
                 .await

@@ -373,6 +373,8 @@ mod tests {
             models: vec![],
             rpm_limit: rpm,
             tpm_limit: tpm,
+            alias: None,
+            budget: None,
         }])
     }
 

@@ -67,6 +67,8 @@ pub struct ModelReply {
     pub prompt_tokens: u64,
     /// Completion tokens.
     pub completion_tokens: u64,
+    /// What the call cost, micro-dollars.
+    pub cost_micros: u64,
 }
 
 /// A tool call.
@@ -238,6 +240,7 @@ pub async fn run(
         st.metrics.iterations += 1;
         st.metrics.prompt_tokens += reply.prompt_tokens;
         st.metrics.completion_tokens += reply.completion_tokens;
+        st.metrics.cost_micros += reply.cost_micros;
         st.metrics.used_model = st.model.clone();
         observe(&Step::Model {
             iteration: st.metrics.iterations,
