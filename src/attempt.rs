@@ -115,6 +115,16 @@ impl Service<Attempt> for AttemptService {
                     prime(&mut sse, first_token, &deployment.id).await?;
                     (ReplyBody::Stream(sse), None)
                 }
+                Reply::Other {
+                    content_type,
+                    bytes,
+                } => (
+                    ReplyBody::Other {
+                        content_type,
+                        bytes,
+                    },
+                    None,
+                ),
             };
             // For a stream, waiting for the first token is upstream time too.
             let upstream_wait = started.elapsed();

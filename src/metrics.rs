@@ -40,6 +40,7 @@ pub struct Metrics {
     cache: IntCounterVec,
     agent_runs: IntCounterVec,
     agent_tool_calls: IntCounterVec,
+    endpoint_requests: IntCounterVec,
     spend: CounterVec,
     redis_up: IntGauge,
     redis_duration: HistogramVec,
@@ -175,6 +176,13 @@ impl Metrics {
                 ),
                 &["tool", "outcome"],
             )?,
+            endpoint_requests: IntCounterVec::new(
+                Opts::new(
+                    "switchyard_endpoint_requests_total",
+                    "Requests answered, by OpenAI endpoint and HTTP status.",
+                ),
+                &["endpoint", "status"],
+            )?,
             spend: CounterVec::new(
                 Opts::new(
                     "switchyard_spend_usd_total",
@@ -236,6 +244,7 @@ impl Metrics {
             Arc::new(m.cache.clone()),
             Arc::new(m.agent_runs.clone()),
             Arc::new(m.agent_tool_calls.clone()),
+            Arc::new(m.endpoint_requests.clone()),
             Arc::new(m.spend.clone()),
             Arc::new(m.redis_up.clone()),
             Arc::new(m.redis_duration.clone()),
@@ -327,6 +336,13 @@ impl Metrics {
     pub fn rejected(&self, model: &str, status: u16) {
         self.requests
             .with_label_values(&[model, "none", "none", status_label(status)])
+            .inc();
+    }
+
+    /// Counts a request to `endpoint` answered with `status` (`switchyard_endpoint_requests_total`).
+    pub fn endpoint(&self, endpoint: crate::proxy::Endpoint, status: u16) {
+        self.endpoint_requests
+            .with_label_values(&[endpoint.label(), status_label(status)])
             .inc();
     }
 

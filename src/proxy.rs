@@ -14,7 +14,7 @@ use tower::util::BoxCloneSyncService;
 use crate::{
     error::GatewayError,
     middleware::auth::Identity,
-    openai::{ChatView, JsonBody, Usage},
+    openai::{ChatView, Form, JsonBody, Usage},
     router::{Deployment, ModelGroup},
     sse::SseBody,
 };
@@ -30,6 +30,18 @@ pub enum Endpoint {
     Chat,
     /// `/v1/embeddings`.
     Embeddings,
+    /// `/v1/completions` (legacy text completions).
+    Completions,
+    /// `/v1/images/generations`.
+    Images,
+    /// `/v1/audio/speech` (the answer is audio bytes).
+    Speech,
+    /// `/v1/audio/transcriptions` (a multipart form in, text or JSON out).
+    Transcriptions,
+    /// `/v1/moderations`.
+    Moderations,
+    /// `/v1/rerank` (Cohere's body, as vLLM and LiteLLM take it).
+    Rerank,
 }
 
 /// A parsed request on its way to a deployment.
@@ -54,6 +66,9 @@ pub struct ProxyRequest {
     /// A `/v1/responses` request: what a deployment that speaks the Responses API is sent
     /// instead of the chat body (`None` for every other endpoint).
     pub responses: Option<Arc<NativeRequest>>,
+    /// The multipart form as received (`/v1/audio/transcriptions`); `body` then holds its text
+    /// fields as a JSON object.
+    pub form: Option<Arc<Form>>,
 }
 
 /// The Responses API request as received, for deployments that speak it (SPEC §13).
@@ -95,6 +110,14 @@ pub enum ReplyBody {
     Json(Bytes),
     /// SSE (pinned on the heap: it holds a timer, and is much larger than the JSON variant).
     Stream(std::pin::Pin<Box<SseBody>>),
+    /// Any other complete answer, passed through with its content type (speech audio, a
+    /// transcription as text, SRT or VTT).
+    Other {
+        /// The upstream's `content-type`.
+        content_type: HeaderValue,
+        /// The bytes as received.
+        bytes: Bytes,
+    },
 }
 
 /// The model stack as one boxed service.
@@ -174,7 +197,11 @@ impl Endpoint {
     pub fn required_field(self) -> &'static str {
         match self {
             Self::Chat => "messages",
-            Self::Embeddings => "input",
+            Self::Embeddings | Self::Speech | Self::Moderations => "input",
+            Self::Completions => "prompt",
+            Self::Images => "prompt",
+            Self::Transcriptions => "file",
+            Self::Rerank => "query",
         }
     }
 
@@ -183,8 +210,71 @@ impl Endpoint {
         match self {
             Self::Chat => "chat completions",
             Self::Embeddings => "embeddings",
+            Self::Completions => "completions",
+            Self::Images => "image generations",
+            Self::Speech => "audio speech",
+            Self::Transcriptions => "audio transcriptions",
+            Self::Moderations => "moderations",
+            Self::Rerank => "rerank",
         }
     }
+
+    /// The path below an OpenAI-compatible base URL (`{base}/{path}`).
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::Chat => "chat/completions",
+            Self::Embeddings => "embeddings",
+            Self::Completions => "completions",
+            Self::Images => "images/generations",
+            Self::Speech => "audio/speech",
+            Self::Transcriptions => "audio/transcriptions",
+            Self::Moderations => "moderations",
+            Self::Rerank => "rerank",
+        }
+    }
+
+    /// The bounded `endpoint` metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Chat => "chat",
+            Self::Embeddings => "embeddings",
+            Self::Completions => "completions",
+            Self::Images => "images",
+            Self::Speech => "speech",
+            Self::Transcriptions => "transcriptions",
+            Self::Moderations => "moderations",
+            Self::Rerank => "rerank",
+        }
+    }
+
+    /// Whether a `stream: true` request is answered as OpenAI SSE chunks.
+    pub fn streams(self) -> bool {
+        matches!(self, Self::Chat | Self::Completions)
+    }
+
+    /// Whether answers may be cached (JSON answers of deterministic-input endpoints).
+    pub fn cacheable(self) -> bool {
+        match self {
+            Self::Chat
+            | Self::Embeddings
+            | Self::Completions
+            | Self::Moderations
+            | Self::Rerank => true,
+            Self::Images | Self::Speech | Self::Transcriptions => false,
+        }
+    }
+
+    /// Every endpoint.
+    pub const ALL: [Self; 8] = [
+        Self::Chat,
+        Self::Embeddings,
+        Self::Completions,
+        Self::Images,
+        Self::Speech,
+        Self::Transcriptions,
+        Self::Moderations,
+        Self::Rerank,
+    ];
 }
 
 // === impl ProxyResponse ===
@@ -192,27 +282,47 @@ impl Endpoint {
 impl IntoResponse for ProxyResponse {
     fn into_response(self) -> Response {
         let (content_type, body) = match self.body {
-            ReplyBody::Json(bytes) => ("application/json", Body::from(bytes)),
-            ReplyBody::Stream(sse) => ("text/event-stream", Body::new(sse)),
+            ReplyBody::Json(bytes) => (
+                HeaderValue::from_static("application/json"),
+                Body::from(bytes),
+            ),
+            ReplyBody::Stream(sse) => (
+                HeaderValue::from_static("text/event-stream"),
+                Body::new(sse),
+            ),
+            ReplyBody::Other {
+                content_type,
+                bytes,
+            } => (content_type, Body::from(bytes)),
         };
         let mut response = Response::new(body);
         *response.headers_mut() = self.headers;
         let h = response.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         if content_type == "text/event-stream" {
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         }
+        h.insert(header::CONTENT_TYPE, content_type);
+        // switchyard's headers, and LiteLLM's names for the same facts (tools written for
+        // LiteLLM read these).
         if let Some(Ok(v)) = self
             .served_by
             .as_ref()
             .map(|d| HeaderValue::from_str(&d.id))
         {
-            h.insert("x-switchyard-model-id", v);
+            h.insert("x-switchyard-model-id", v.clone());
+            h.insert("x-litellm-model-id", v);
         }
         h.insert("x-switchyard-attempts", HeaderValue::from(self.attempts));
-        let ms = format!("{:.3}", self.overhead.as_secs_f64() * 1000.0);
-        if let Ok(v) = HeaderValue::from_str(&ms) {
+        h.insert(
+            "x-litellm-attempted-retries",
+            HeaderValue::from(self.attempts.saturating_sub(1)),
+        );
+        let ms = self.overhead.as_secs_f64() * 1000.0;
+        if let Ok(v) = HeaderValue::from_str(&format!("{ms:.3}")) {
             h.insert("x-switchyard-overhead-ms", v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&format!("{ms:.0}")) {
+            h.insert("x-litellm-overhead-duration-ms", v);
         }
         response
     }

@@ -95,6 +95,7 @@ pub fn classify(error: &GatewayError) -> Decision {
         | GatewayError::RequestTooLarge { .. }
         | GatewayError::RouteNotFound { .. }
         | GatewayError::ResponseNotFound { .. }
+        | GatewayError::UnknownModel { .. }
         | GatewayError::MethodNotAllowed { .. }
         | GatewayError::Unauthorized { .. }
         | GatewayError::Forbidden { .. }

@@ -123,6 +123,7 @@ impl ModelCall for StackModel {
                 received: Instant::now(),
                 identity: self.identity.clone(),
                 responses: None,
+                form: None,
             };
             let response = self.stack.clone().oneshot(request).await?;
             let cost_micros = crate::spend::cost_from_headers(&response.headers);

@@ -18,7 +18,7 @@ use tower::ServiceExt;
 use crate::{
     error::GatewayError,
     middleware::{auth::Identity, request_id::Received},
-    openai::{ChatView, JsonBody},
+    openai::{ChatView, Form, JsonBody},
     proxy::{Endpoint, ProxyRequest, ProxyResponse, RequestId},
     router::ModelGroup,
     runtime::{AppState, Runtime},
@@ -77,7 +77,13 @@ pub(super) struct Caller {
 /// endpoints pass theirs through as received.
 pub(super) type Translate = fn(&Runtime, Bytes) -> Result<Bytes, GatewayError>;
 
-async fn forward(app: &AppState, endpoint: Endpoint, caller: Caller, request: Request) -> Response {
+/// An OpenAI endpoint: the body as received to the model stack (agent mode for chat).
+pub(super) async fn forward(
+    app: &AppState,
+    endpoint: Endpoint,
+    caller: Caller,
+    request: Request,
+) -> Response {
     let rt = app.runtime();
     match prepare(&rt, endpoint, caller, request, |_, bytes| Ok(bytes)).await {
         Ok(request) if endpoint == Endpoint::Chat && super::agent::requested(&request) => {
@@ -89,6 +95,7 @@ async fn forward(app: &AppState, endpoint: Endpoint, caller: Caller, request: Re
         },
         Err((model, e)) => {
             app.metrics.rejected(model, e.status().as_u16());
+            app.metrics.endpoint(endpoint, e.status().as_u16());
             e.into_response()
         }
     }
@@ -109,6 +116,7 @@ pub(super) async fn run(
         Ok(request) => rt.stack.clone().oneshot(request).await,
         Err((model, e)) => {
             app.metrics.rejected(model, e.status().as_u16());
+            app.metrics.endpoint(endpoint, e.status().as_u16());
             Err(e)
         }
     }
@@ -155,8 +163,23 @@ async fn prepare(
     let bytes = read_body(rt, &headers, body)
         .await
         .map_err(|e| (UNKNOWN, e))?;
-    let bytes = translate(rt, bytes).map_err(|e| (UNKNOWN, e))?;
-    let body = JsonBody::parse(bytes).map_err(|e| (UNKNOWN, e))?;
+    // A transcription is a multipart form: its text fields are the body the gateway reads, the
+    // form goes upstream as received.
+    let (body, form) = match endpoint {
+        Endpoint::Transcriptions => {
+            let content_type = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let form = Form::parse(content_type, bytes).map_err(|e| (UNKNOWN, e))?;
+            let fields = form.fields().map_err(|e| (UNKNOWN, e))?;
+            (fields, Some(Arc::new(form)))
+        }
+        _ => {
+            let bytes = translate(rt, bytes).map_err(|e| (UNKNOWN, e))?;
+            (JsonBody::parse(bytes).map_err(|e| (UNKNOWN, e))?, None)
+        }
+    };
     let view = ChatView::read(&body, endpoint.required_field()).map_err(|e| (UNKNOWN, e))?;
     let group = group_for(rt, &identity, &view.model)?.clone();
     Ok(ProxyRequest {
@@ -169,6 +192,7 @@ async fn prepare(
         received,
         identity,
         responses: None,
+        form,
     })
 }
 

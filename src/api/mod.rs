@@ -1,8 +1,11 @@
 //! The HTTP surface (SPEC §3): thin handlers over the model stack.
 
 mod agent;
+mod endpoints;
 mod forward;
 mod health;
+mod health_check;
+mod info;
 mod messages;
 mod models;
 mod prometheus;
@@ -47,7 +50,26 @@ pub fn router(state: Arc<AppState>) -> Router {
                 "/v1/responses/{id}/input_items",
                 get(responses::stored::input_items),
             )
-            .route("/models", get(models::list)),
+            .route("/v1/completions", post(endpoints::completions))
+            .route("/completions", post(endpoints::completions))
+            .route("/v1/images/generations", post(endpoints::images))
+            .route("/images/generations", post(endpoints::images))
+            .route("/v1/audio/speech", post(endpoints::speech))
+            .route("/audio/speech", post(endpoints::speech))
+            .route("/v1/audio/transcriptions", post(endpoints::transcriptions))
+            .route("/audio/transcriptions", post(endpoints::transcriptions))
+            .route("/v1/moderations", post(endpoints::moderations))
+            .route("/moderations", post(endpoints::moderations))
+            .route("/v1/rerank", post(endpoints::rerank))
+            .route("/rerank", post(endpoints::rerank))
+            .route("/v2/rerank", post(endpoints::rerank))
+            .route("/models", get(models::list))
+            .route("/model/info", get(info::model_info))
+            .route("/v1/model/info", get(info::model_info))
+            .route("/model_group/info", get(info::model_group_info))
+            .route("/health", get(health_check::check))
+            .route("/v1/models/{*id}", get(models::retrieve))
+            .route("/models/{*id}", get(models::retrieve)),
         &state,
     );
     // The Anthropic front door: its errors, the key check's included, in Anthropic's shape.
@@ -65,6 +87,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/health/readiness", get(health::ready))
         .route("/ready", get(health::ready))
         .route("/metrics", get(prometheus::metrics))
+        .route("/", get(models::root))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(request_id))

@@ -5,6 +5,7 @@ mod agent;
 mod budget;
 mod env;
 mod litellm;
+mod mode;
 mod redis;
 mod router;
 mod source;
@@ -18,6 +19,7 @@ pub use agent::{
     SandboxSettings,
 };
 pub use env::{Env, ProcessEnv};
+pub use mode::ModelMode;
 
 use crate::{pricing::PriceTable, providers::ProviderKind, secret::Secret};
 
@@ -88,8 +90,8 @@ pub struct DeploymentConfig {
     pub output_cost_per_token: Option<f64>,
     /// `model_info.supports_assistant_prefill`.
     pub supports_assistant_prefill: Option<bool>,
-    /// `model_info.mode: embedding`: serves embeddings only.
-    pub embedding_only: bool,
+    /// `model_info.mode`: which endpoints it serves.
+    pub mode: ModelMode,
     /// `model_info.base_model`: the name prices are looked up by, when not the upstream model.
     pub base_model: Option<String>,
     /// Speaks the Responses API itself (`model_info.supported_endpoints` lists `/v1/responses`,

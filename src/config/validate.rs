@@ -378,7 +378,7 @@ fn deployment(
             .output_cost_per_token
             .or(entry.model_info.output_cost_per_token),
         supports_assistant_prefill: entry.model_info.supports_assistant_prefill,
-        embedding_only: entry.model_info.mode.as_deref() == Some("embedding"),
+        mode: super::ModelMode::from_litellm(entry.model_info.mode.as_deref()),
         base_model: entry.model_info.base_model.clone(),
         responses_api,
         mock,

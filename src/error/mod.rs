@@ -36,6 +36,12 @@ pub enum GatewayError {
         /// The public model names, comma separated.
         available: String,
     },
+    /// `GET /v1/models/{id}` for a model that does not exist (or the key may not see).
+    #[error("The model `{model}` does not exist")]
+    UnknownModel {
+        /// What the caller asked for.
+        model: String,
+    },
     /// The model exists but none of its deployments serves this endpoint.
     #[error("The model `{model}` does not support {endpoint}")]
     EndpointNotSupported {
@@ -272,9 +278,9 @@ impl GatewayError {
             Self::RequestTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             // A bad `previous_response_id` is a bad request; a GET of an unknown id is a 404.
             Self::ResponseNotFound { param: Some(_), .. } => StatusCode::BAD_REQUEST,
-            Self::RouteNotFound { .. } | Self::ResponseNotFound { param: None, .. } => {
-                StatusCode::NOT_FOUND
-            }
+            Self::RouteNotFound { .. }
+            | Self::UnknownModel { .. }
+            | Self::ResponseNotFound { param: None, .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
@@ -302,6 +308,7 @@ impl GatewayError {
             | Self::RequestTooLarge { .. }
             | Self::RouteNotFound { .. }
             | Self::ResponseNotFound { .. }
+            | Self::UnknownModel { .. }
             | Self::MethodNotAllowed { .. }
             | Self::Unauthorized { .. }
             | Self::Forbidden { .. }
@@ -330,6 +337,7 @@ impl GatewayError {
             | Self::RequestTooLarge { .. }
             | Self::RouteNotFound { .. }
             | Self::ResponseNotFound { .. }
+            | Self::UnknownModel { .. }
             | Self::MethodNotAllowed { .. }
             | Self::Unauthorized { .. }
             | Self::Forbidden { .. }
@@ -359,7 +367,7 @@ impl GatewayError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidRequest { code, .. } => code,
-            Self::ModelNotFound { .. } => "model_not_found",
+            Self::ModelNotFound { .. } | Self::UnknownModel { .. } => "model_not_found",
             Self::EndpointNotSupported { .. } => "endpoint_not_supported",
             Self::RequestTooLarge { .. } => "request_too_large",
             Self::RouteNotFound { .. } => "not_found",
@@ -384,7 +392,9 @@ impl GatewayError {
     pub(super) fn param(&self) -> Option<&'static str> {
         match self {
             Self::InvalidRequest { param, .. } => *param,
-            Self::ModelNotFound { .. } | Self::EndpointNotSupported { .. } => Some("model"),
+            Self::ModelNotFound { .. }
+            | Self::EndpointNotSupported { .. }
+            | Self::UnknownModel { .. } => Some("model"),
             Self::ResponseNotFound { param, .. } => *param,
             Self::RequestTooLarge { .. }
             | Self::RouteNotFound { .. }
@@ -418,6 +428,7 @@ impl GatewayError {
             | Self::RequestTooLarge { .. }
             | Self::RouteNotFound { .. }
             | Self::ResponseNotFound { .. }
+            | Self::UnknownModel { .. }
             | Self::MethodNotAllowed { .. }
             | Self::Unauthorized { .. }
             | Self::Forbidden { .. }

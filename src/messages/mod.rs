@@ -32,6 +32,7 @@ pub fn estimate_tokens(req: &MessagesRequest) -> u64 {
             // Anthropic bills an image at roughly (width x height) / 750 tokens; without decoding
             // it, count a typical 1000x1000 picture.
             Block::Image { .. } | Block::Document { .. } => 1334 * 4,
+            Block::RedactedThinking { data } => data.len(),
             Block::Other => 0,
         }
     }

@@ -1,10 +1,14 @@
 //! Anthropic Messages request -> OpenAI chat request, for the `/v1/messages` front door.
 //!
-//! `system` becomes a system message; `tool_use` blocks become assistant `tool_calls`;
-//! `tool_result` blocks become `tool` messages placed before the rest of their user turn;
-//! images become `image_url` parts (`data:` URLs for inline data). Thinking blocks and server
-//! tools have no OpenAI form and are left out. Anthropic-only extras (`cache_control`, `top_k`,
-//! `thinking`) are kept only when `extras` says every deployment of the group is Anthropic.
+//! `system` becomes a system message, and so does a `role: "system"` message inside `messages`
+//! (Claude Code sends those), in its place; `tool_use` blocks become assistant `tool_calls`
+//! (empty or absent input as `{}`); `tool_result` blocks become `tool` messages placed before
+//! the rest of their user turn (`is_error` as an `Error: ` prefix, the one way a chat model
+//! sees it); images become `image_url` parts (`data:` URLs for inline data), PDFs `file` parts,
+//! text documents text. Server tools and their blocks run at Anthropic and are left out.
+//! Anthropic-only extras (`cache_control`, `top_k`, `thinking`, thinking blocks in history as
+//! `thinking_blocks`) are kept only when `extras` says every deployment of the group is
+//! Anthropic; otherwise thinking in history is dropped (a chat model cannot take it back).
 
 use crate::{
     error::GatewayError,
@@ -49,9 +53,23 @@ pub fn to_openai(req: MessagesRequest, extras: bool) -> Result<ChatRequest, Gate
             (Role::Assistant, Content::Text(text)) => messages.push(oa::Message::Assistant {
                 content: Some(oa::Content::Text(text)),
                 tool_calls: None,
+                thinking_blocks: None,
             }),
             (Role::User, Content::Blocks(blocks)) => user_turn(blocks, extras, &mut messages)?,
-            (Role::Assistant, Content::Blocks(blocks)) => messages.push(assistant_turn(blocks)),
+            (Role::Assistant, Content::Blocks(blocks)) => {
+                messages.push(assistant_turn(blocks, extras));
+            }
+            (Role::System, Content::Text(text)) => messages.push(oa::Message::System {
+                content: oa::Content::Text(text),
+            }),
+            (Role::System, Content::Blocks(blocks)) => {
+                let parts = parts(blocks, extras)?;
+                if !parts.is_empty() {
+                    messages.push(oa::Message::System {
+                        content: oa::Content::Parts(parts),
+                    });
+                }
+            }
         }
     }
     let tools: Vec<oa::Tool> = req
@@ -129,24 +147,42 @@ fn user_turn(
             Block::ToolResult {
                 tool_use_id,
                 content,
-                ..
+                is_error,
             } => {
+                let failed = is_error == Some(true);
                 let content = match content {
+                    Some(Content::Text(t)) if failed => oa::Content::Text(format!("Error: {t}")),
                     Some(Content::Text(t)) => oa::Content::Text(t),
                     Some(Content::Blocks(inner)) => {
                         let mut texts = Vec::new();
+                        if failed {
+                            texts.push(Part::Text {
+                                text: "Error:".into(),
+                                cache_control: None,
+                            });
+                        }
                         for b in inner {
                             match b {
                                 Block::Text { text, .. } => texts.push(Part::Text {
                                     text,
                                     cache_control: None,
                                 }),
+                                Block::Document {
+                                    source: Source::Text { data },
+                                } => texts.push(Part::Text {
+                                    text: data,
+                                    cache_control: None,
+                                }),
                                 // An image in a tool result can only travel in the user turn.
                                 other => rest.push(other),
                             }
                         }
-                        oa::Content::Parts(texts)
+                        match texts.is_empty() {
+                            true => oa::Content::Text(String::new()),
+                            false => oa::Content::Parts(texts),
+                        }
                     }
+                    None if failed => oa::Content::Text("Error".into()),
                     None => oa::Content::Text(String::new()),
                 };
                 messages.push(oa::Message::Tool {
@@ -166,10 +202,12 @@ fn user_turn(
     Ok(())
 }
 
-/// An assistant turn: text joined, `tool_use` blocks as tool calls, thinking left out.
-fn assistant_turn(blocks: Vec<Block>) -> oa::Message {
+/// An assistant turn: text joined, `tool_use` blocks as tool calls, thinking kept as
+/// `thinking_blocks` for Anthropic (`extras`) and left out otherwise.
+fn assistant_turn(blocks: Vec<Block>, extras: bool) -> oa::Message {
     let mut text: Option<String> = None;
     let mut calls = Vec::new();
+    let mut thinking = Vec::new();
     for block in blocks {
         match block {
             Block::Text { text: t, .. } => text.get_or_insert_with(String::new).push_str(&t),
@@ -178,19 +216,33 @@ fn assistant_turn(blocks: Vec<Block>) -> oa::Message {
                 kind: "function".into(),
                 function: FunctionCall {
                     name,
-                    arguments: input.to_string(),
+                    arguments: match input {
+                        serde_json::Value::Null => "{}".into(),
+                        input => input.to_string(),
+                    },
                 },
             }),
+            b @ (Block::Thinking { .. } | Block::RedactedThinking { .. }) if extras => {
+                if let Ok(v) = serde_json::to_value(&b) {
+                    thinking.push(v);
+                }
+            }
             Block::Image { .. }
             | Block::Document { .. }
             | Block::ToolResult { .. }
             | Block::Thinking { .. }
+            | Block::RedactedThinking { .. }
             | Block::Other => {}
         }
+    }
+    // A turn that held only thinking is still a turn: empty text keeps the roles alternating.
+    if text.is_none() && calls.is_empty() && thinking.is_empty() {
+        text = Some(String::new());
     }
     oa::Message::Assistant {
         content: text.map(oa::Content::Text),
         tool_calls: (!calls.is_empty()).then_some(calls),
+        thinking_blocks: (!thinking.is_empty()).then_some(thinking),
     }
 }
 
@@ -211,6 +263,12 @@ fn parts(blocks: Vec<Block>, extras: bool) -> Result<Vec<Part>, GatewayError> {
                     url: url(source, "image")?,
                 },
             }),
+            Block::Document {
+                source: Source::Text { data },
+            } => out.push(Part::Text {
+                text: data,
+                cache_control: None,
+            }),
             Block::Document { source } => out.push(Part::File {
                 file: FileData {
                     filename: Some("document.pdf".into()),
@@ -221,6 +279,7 @@ fn parts(blocks: Vec<Block>, extras: bool) -> Result<Vec<Part>, GatewayError> {
             Block::ToolUse { .. }
             | Block::ToolResult { .. }
             | Block::Thinking { .. }
+            | Block::RedactedThinking { .. }
             | Block::Other => {}
         }
     }
@@ -231,7 +290,7 @@ fn url(source: Source, what: &str) -> Result<String, GatewayError> {
     match source {
         Source::Base64 { media_type, data } => Ok(format!("data:{media_type};base64,{data}")),
         Source::Url { url } => Ok(url),
-        Source::Other => Err(GatewayError::invalid(
+        Source::Text { .. } | Source::Other => Err(GatewayError::invalid(
             format!("{what} sources other than `base64` and `url` cannot be routed"),
             Some("messages"),
         )),

@@ -68,6 +68,7 @@ where
     fn call(&mut self, request: ProxyRequest) -> Self::Future {
         let group = request.group.clone();
         let received = request.received;
+        let endpoint = request.endpoint;
         let in_flight = InFlight::enter(&group.metrics.in_flight);
         let families = self.families.clone();
         let spend = self.spend.clone();
@@ -87,8 +88,9 @@ where
                     };
                     let counts_tokens = response.served_by.is_some();
                     match &mut response.body {
-                        ReplyBody::Json(_) => {
+                        ReplyBody::Json(_) | ReplyBody::Other { .. } => {
                             m.answered(&deployment, provider, 200);
+                            families.endpoint(endpoint, 200);
                             let mut micros = 0;
                             if let Some(usage) = response.usage.as_ref().filter(|_| counts_tokens) {
                                 m.usage(usage);
@@ -111,9 +113,11 @@ where
                         }
                         ReplyBody::Stream(sse) => {
                             let group = group.clone();
+                            let families = families.clone();
                             sse.as_mut().on_end(move |end| {
                                 let m = &group.metrics;
                                 m.answered(&deployment, provider, 200);
+                                families.endpoint(endpoint, 200);
                                 if let Some(usage) = end.usage.as_ref().filter(|_| counts_tokens) {
                                     m.usage(usage);
                                     // A stream is charged when it ends, however it ends.
@@ -153,6 +157,7 @@ where
                         provider,
                         e.status().as_u16(),
                     );
+                    families.endpoint(endpoint, e.status().as_u16());
                     m.duration.observe(received.elapsed().as_secs_f64());
                     Err(e)
                 }

@@ -80,7 +80,7 @@ where
             let mut response = inner.call(request).await?;
             set_headers(&mut response.headers, &headroom);
             match &mut response.body {
-                ReplyBody::Json(_) => {
+                ReplyBody::Json(_) | ReplyBody::Other { .. } => {
                     store.charge(key, response.usage.map_or(0, |u| u.total_tokens))
                 }
                 ReplyBody::Stream(sse) => {

@@ -1,5 +1,6 @@
 //! Request id and trace span: every request gets an id (the client's `x-request-id` or a new
-//! one) and a span carrying it; the response echoes it. Failures are logged here, once.
+//! one) and a span carrying it; the response echoes it (also as LiteLLM's `x-litellm-call-id`).
+//! Failures are logged here, once.
 
 use axum::{extract::Request, http::HeaderValue, middleware::Next, response::Response};
 use tokio::time::Instant;
@@ -20,6 +21,10 @@ pub async fn request_id(mut request: Request, next: Next) -> Response {
     request.extensions_mut().insert(Received(received));
     let mut response = next.run(request).instrument(span.clone()).await;
     if let Ok(v) = HeaderValue::from_str(id.as_str()) {
+        // LiteLLM's name for the same id, read by tools written for it.
+        response
+            .headers_mut()
+            .insert("x-litellm-call-id", v.clone());
         response.headers_mut().insert("x-request-id", v);
     }
     let status = response.status();

@@ -33,6 +33,9 @@ pub struct ChoiceView<'a> {
     /// The delta.
     #[serde(default, borrow)]
     pub delta: Option<DeltaView<'a>>,
+    /// The text of a `text_completion` chunk (`/v1/completions` streams).
+    #[serde(default, borrow)]
+    pub text: Option<Cow<'a, str>>,
 }
 
 /// The parts of a delta that count as content.
@@ -50,9 +53,10 @@ impl ChunkView<'_> {
     /// Whether this chunk carries answer content (text or a tool call).
     pub fn has_content(&self) -> bool {
         self.choices.iter().any(|c| {
-            c.delta.as_ref().is_some_and(|d| {
-                d.content.as_deref().is_some_and(|t| !t.is_empty()) || d.tool_calls.is_some()
-            })
+            c.text.as_deref().is_some_and(|t| !t.is_empty())
+                || c.delta.as_ref().is_some_and(|d| {
+                    d.content.as_deref().is_some_and(|t| !t.is_empty()) || d.tool_calls.is_some()
+                })
         })
     }
 

@@ -101,6 +101,10 @@ pub enum Message {
         /// Tool calls.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         tool_calls: Option<Vec<ToolCall>>,
+        /// Anthropic thinking blocks of this turn (LiteLLM's convention), kept only on the way to
+        /// Anthropic deployments, which need them back when thinking is on.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        thinking_blocks: Option<Vec<serde_json::Value>>,
     },
     /// A tool's result.
     Tool {

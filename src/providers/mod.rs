@@ -17,7 +17,10 @@ use futures_util::future::BoxFuture;
 pub use openai_compat::Profile;
 
 use crate::{
-    config::DeploymentConfig, error::GatewayError, openai::JsonBody, proxy::ProxyRequest,
+    config::DeploymentConfig,
+    error::GatewayError,
+    openai::JsonBody,
+    proxy::{Endpoint, ProxyRequest},
     upstream::HttpClient,
 };
 
@@ -38,10 +41,18 @@ pub enum Reply {
     Json(Bytes),
     /// A complete Response object (a native `/v1/responses` answer, status 200).
     ResponsesJson(Bytes),
-    /// An SSE body of `chat.completion.chunk` events (status 200).
+    /// An SSE body of `chat.completion.chunk` (or `text_completion`) events (status 200).
     Sse(Body),
     /// An SSE body of Responses API events (a native `/v1/responses` stream, status 200).
     ResponsesSse(Body),
+    /// Another complete body, passed through with its content type (speech audio, a
+    /// transcription as text).
+    Other {
+        /// The upstream's `content-type`.
+        content_type: http::HeaderValue,
+        /// The bytes.
+        bytes: Bytes,
+    },
 }
 
 /// One deployment's adapter. Errors are `GatewayError`s that know their status and cause.
@@ -153,11 +164,12 @@ impl ProviderKind {
         }
     }
 
-    /// Whether the adapter serves `/v1/embeddings`.
-    pub fn serves_embeddings(&self) -> bool {
+    /// Whether the adapter serves `endpoint`: the mock all, Anthropic chat only, an
+    /// OpenAI-compatible vendor every endpoint (embeddings where its profile says so).
+    pub fn serves(&self, endpoint: Endpoint) -> bool {
         match self {
-            Self::OpenAiCompat(p) => p.embeddings,
-            Self::Anthropic => false,
+            Self::OpenAiCompat(p) => endpoint != Endpoint::Embeddings || p.embeddings,
+            Self::Anthropic => endpoint == Endpoint::Chat,
             Self::Mock => true,
         }
     }

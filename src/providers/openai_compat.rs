@@ -201,8 +201,8 @@ pub struct OpenAiCompat {
     deployment: Arc<str>,
     client: HttpClient,
     model: String,
-    chat: Uri,
-    embeddings: Uri,
+    /// One URL per endpoint, in `Endpoint::ALL` order.
+    urls: Vec<Uri>,
     /// `/responses`, for a deployment that speaks the Responses API.
     responses: Option<Uri>,
     auth: Option<(HeaderName, HeaderValue)>,
@@ -274,55 +274,75 @@ impl OpenAiCompat {
             deployment: cfg.id.as_str().into(),
             client,
             model: cfg.upstream_model.clone(),
-            chat: url("chat/completions")?,
-            embeddings: url("embeddings")?,
+            urls: Endpoint::ALL
+                .iter()
+                .map(|e| url(e.path()))
+                .collect::<Result<_, _>>()?,
             responses,
             auth,
             stream_usage: profile.stream_usage,
         })
     }
+
+    /// The URL of `endpoint` on this deployment.
+    fn uri(&self, endpoint: Endpoint) -> Uri {
+        let i = Endpoint::ALL
+            .iter()
+            .position(|e| *e == endpoint)
+            .unwrap_or_default();
+        self.urls.get(i).cloned().unwrap_or_default()
+    }
 }
 
 impl Provider for OpenAiCompat {
     fn send(&self, request: &ProxyRequest) -> BoxFuture<'static, Result<Reply, GatewayError>> {
-        let stream = request.view.stream && request.endpoint == Endpoint::Chat;
+        let stream = request.view.stream && request.endpoint.streams();
+        // A multipart form (transcriptions) goes as received, its `model` field rewritten.
         let model = wildcard::upstream_model(&self.model, &request.group.name, &request.view.model);
         // A Responses API request to a deployment that speaks it: its own body, model rewritten.
         let native = request.responses.as_ref().zip(self.responses.as_ref());
-        let (body, uri) = match native {
-            Some((native, uri)) => (
+        let (body, content_type, uri) = match (native, &request.form) {
+            (Some((native, uri)), _) => (
                 native.body_for(&self.deployment).rewrite(&Rewrite {
                     model: Some(&model),
                     remove: GATEWAY_FIELDS,
                     include_usage: false,
                 }),
+                "application/json".to_owned(),
                 uri.clone(),
             ),
-            None => (
+            (None, Some(form)) => (
+                form.with_model(&model),
+                form.content_type(),
+                self.uri(request.endpoint),
+            ),
+            (None, None) => (
                 request.body.rewrite(&Rewrite {
                     model: Some(&model),
                     remove: GATEWAY_FIELDS,
                     include_usage: stream && self.stream_usage,
                 }),
-                match request.endpoint {
-                    Endpoint::Chat => self.chat.clone(),
-                    Endpoint::Embeddings => self.embeddings.clone(),
-                },
+                "application/json".to_owned(),
+                self.uri(request.endpoint),
             ),
+        };
+        // Audio answers are bytes; an endpoint the gateway does not stream (image generation
+        // with `stream: true`) may still answer SSE, which is passed through whole.
+        let opaque = matches!(
+            request.endpoint,
+            Endpoint::Speech | Endpoint::Transcriptions
+        ) || (request.view.stream && !request.endpoint.streams());
+        let accept = match (stream, opaque) {
+            (true, _) => "text/event-stream",
+            (false, true) => "*/*",
+            (false, false) => "application/json",
         };
         let native = native.is_some();
         let mut builder = Request::builder()
             .method(Method::POST)
             .uri(uri)
-            .header(header::CONTENT_TYPE, "application/json")
-            .header(
-                header::ACCEPT,
-                if stream {
-                    "text/event-stream"
-                } else {
-                    "application/json"
-                },
-            )
+            .header(header::CONTENT_TYPE, content_type)
+            .header(header::ACCEPT, accept)
             .header("x-request-id", request.id.as_str());
         if let Some((name, value)) = &self.auth {
             builder = builder.header(name, value);
@@ -365,9 +385,17 @@ impl Provider for OpenAiCompat {
                     Reply::Sse(body)
                 });
             }
+            let content_type = resp.headers().get(header::CONTENT_TYPE).cloned();
             let bytes = upstream::collect(resp.into_body(), MAX_RESPONSE_BYTES)
                 .await
                 .map_err(|reason| GatewayError::UpstreamUnreachable { deployment, reason })?;
+            if opaque {
+                return Ok(Reply::Other {
+                    content_type: content_type
+                        .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+                    bytes,
+                });
+            }
             Ok(if native {
                 Reply::ResponsesJson(bytes)
             } else {
@@ -405,7 +433,7 @@ mod tests {
             input_cost_per_token: None,
             output_cost_per_token: None,
             supports_assistant_prefill: None,
-            embedding_only: false,
+            mode: crate::config::ModelMode::Any,
             base_model: None,
             responses_api: false,
             mock: MockParams::default(),
@@ -423,17 +451,25 @@ mod tests {
     fn urls_per_profile() {
         let a = adapter("openai", None, None);
         assert_eq!(
-            a.chat.to_string(),
+            a.uri(Endpoint::Chat).to_string(),
             "https://api.openai.com/v1/chat/completions"
         );
         let a = adapter("openai", Some("http://127.0.0.1:8000/v1/"), None);
         assert_eq!(
-            a.embeddings.to_string(),
+            a.uri(Endpoint::Embeddings).to_string(),
             "http://127.0.0.1:8000/v1/embeddings"
+        );
+        assert_eq!(
+            a.uri(Endpoint::Rerank).to_string(),
+            "http://127.0.0.1:8000/v1/rerank"
+        );
+        assert_eq!(
+            a.uri(Endpoint::Transcriptions).to_string(),
+            "http://127.0.0.1:8000/v1/audio/transcriptions"
         );
         let a = adapter("ollama", Some("http://127.0.0.1:11434/v1"), None);
         assert_eq!(
-            a.chat.to_string(),
+            a.uri(Endpoint::Chat).to_string(),
             "http://127.0.0.1:11434/v1/chat/completions"
         );
         let a = adapter(
@@ -442,8 +478,12 @@ mod tests {
             Some("2024-06-01"),
         );
         assert_eq!(
-            a.chat.to_string(),
+            a.uri(Endpoint::Chat).to_string(),
             "https://x.openai.azure.com/openai/deployments/meta-llama/Llama-3-8B/chat/completions?api-version=2024-06-01"
+        );
+        assert_eq!(
+            a.uri(Endpoint::Images).to_string(),
+            "https://x.openai.azure.com/openai/deployments/meta-llama/Llama-3-8B/images/generations?api-version=2024-06-01"
         );
         assert_eq!(a.auth.as_ref().unwrap().0.as_str(), "api-key");
         assert!(a.auth.as_ref().unwrap().1.is_sensitive());

@@ -58,6 +58,7 @@ pub fn messages(
                     _ => out.push(oa::Message::Assistant {
                         content: None,
                         tool_calls: Some(vec![call]),
+                        thinking_blocks: None,
                     }),
                 }
             }
@@ -87,6 +88,7 @@ fn message(m: &MessageItem) -> Result<oa::Message, GatewayError> {
         "assistant" => oa::Message::Assistant {
             content: Some(oa::Content::Text(text_of(&m.content))),
             tool_calls: None,
+            thinking_blocks: None,
         },
         // Many OpenAI-compatible servers know only `system`.
         "system" | "developer" => oa::Message::System {

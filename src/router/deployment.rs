@@ -43,10 +43,7 @@ impl Deployment {
 
     /// Whether it serves `endpoint`.
     pub fn serves(&self, endpoint: Endpoint) -> bool {
-        match endpoint {
-            Endpoint::Chat => !self.config.embedding_only,
-            Endpoint::Embeddings => self.config.provider.serves_embeddings(),
-        }
+        self.config.mode.serves(endpoint) && self.config.provider.serves(endpoint)
     }
 
     /// Whether it may be sent an assistant prefill: `model_info.supports_assistant_prefill`,

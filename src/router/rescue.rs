@@ -116,7 +116,7 @@ where
                         });
                     }
                     Ok(ProxyResponse {
-                        body: ReplyBody::Json(_),
+                        body: ReplyBody::Json(_) | ReplyBody::Other { .. },
                         ..
                     }) => {}
                     Err(_) => {

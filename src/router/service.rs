@@ -14,7 +14,7 @@ use super::{
 use crate::{
     config::RouterSettings,
     error::{GatewayError, RateLimitScope},
-    proxy::{ProxyRequest, ProxyResponse, ReplyBody},
+    proxy::{Endpoint, ProxyRequest, ProxyResponse, ReplyBody},
     retry::{Backoff, Decision, FallbackKind, classify},
     runtime::ModelTable,
     spend::Spend,
@@ -336,7 +336,8 @@ where
                         self.shared.events.recovered(&deployment);
                     }
                     if let ReplyBody::Stream(sse) = &mut response.body {
-                        if s.midstream_rescue {
+                        // A rescue continues a chat; a text completion has no messages to extend.
+                        if s.midstream_rescue && request.endpoint == Endpoint::Chat {
                             let candidates = self.rescue_candidates(request, group, &deployment);
                             let plan = Plan::new(
                                 self.inner.clone(),

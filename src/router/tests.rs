@@ -63,6 +63,7 @@ fn request(group: Arc<ModelGroup>) -> ProxyRequest {
         received: Instant::now(),
         identity: Identity::Anonymous,
         responses: None,
+        form: None,
     }
 }
 

@@ -162,7 +162,13 @@ async fn embeddings_and_models() {
             "gpt-4o-mini",
             "gpt-4o",
             "gpt-mock",
-            "text-embedding-3-small"
+            "text-embedding-3-small",
+            "gpt-3.5-turbo-instruct",
+            "dall-e-3",
+            "tts-1",
+            "whisper-1",
+            "omni-moderation-latest",
+            "rerank-english-v3.0"
         ]
     );
 

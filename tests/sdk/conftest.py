@@ -187,3 +187,13 @@ def redis_gateway_urls():
     env = {"REDIS_URL": url}
     with _gateway(CONFIG, env) as first, _gateway(CONFIG, env) as second:
         yield first, second
+
+
+ENDPOINTS_CONFIG = Path(__file__).resolve().parent / "config-endpoints.yaml"
+
+
+@pytest.fixture(scope="session")
+def endpoints_gateway_url():
+    """A gateway serving tests/sdk/config-endpoints.yaml: one mock group per endpoint."""
+    with _gateway(ENDPOINTS_CONFIG) as base_url:
+        yield base_url

@@ -102,6 +102,7 @@ pub(super) async fn create(
         received,
         identity,
         responses: Some(Arc::new(native)),
+        form: None,
     };
     if super::agent::requested(&request) {
         let answer = super::agent::chat(rt, request).await;

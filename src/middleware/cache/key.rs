@@ -45,6 +45,12 @@ impl CacheKey {
 
 /// The key of a request; `None` when the body cannot be canonicalised.
 pub fn key(tenant: &str, endpoint: Endpoint, group: &str, body: &JsonBody) -> Option<CacheKey> {
+    // Images, audio and multipart uploads are not cached; nor are text-completion streams (the
+    // cache replays chat chunks).
+    let streamed = body.field::<bool>("stream").ok().flatten() == Some(true);
+    if !endpoint.cacheable() || (endpoint == Endpoint::Completions && streamed) {
+        return None;
+    }
     let Value::Object(mut members) = serde_json::from_slice::<Value>(body.raw()).ok()? else {
         return None;
     };

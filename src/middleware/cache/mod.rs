@@ -260,7 +260,8 @@ impl Shared {
                     }
                 });
             }
-            ReplyBody::Stream(_) => {}
+            // Not cacheable (audio, plain-text transcriptions); the key is `None` for them.
+            ReplyBody::Stream(_) | ReplyBody::Other { .. } => {}
         }
         response
     }

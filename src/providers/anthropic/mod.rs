@@ -123,9 +123,14 @@ impl Provider for Anthropic {
         if let Some(key) = &self.key {
             builder = builder.header("x-api-key", key);
         }
-        // Beta features a client opts into (prompt caching, longer outputs...) go along.
-        if let Some(beta) = request.headers.get("anthropic-beta") {
-            builder = builder.header("anthropic-beta", beta);
+        // Beta features a client opts into (`anthropic-beta`: prompt caching, longer outputs,
+        // interleaved thinking...) and the other `anthropic-*` headers Claude Code and the SDKs
+        // send go along; the version is the one the translation is written against.
+        for (name, value) in &request.headers {
+            let name = name.as_str();
+            if name.starts_with("anthropic-") && name != "anthropic-version" {
+                builder = builder.header(name, value);
+            }
         }
         let client = self.client.clone();
         let deployment = self.deployment.clone();

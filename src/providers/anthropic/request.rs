@@ -54,11 +54,21 @@ pub(super) fn to_anthropic(
             oa::Message::Assistant {
                 content,
                 tool_calls,
+                thinking_blocks,
             } => {
-                let mut out = match content {
-                    Some(c) => blocks(c)?,
-                    None => Vec::new(),
-                };
+                // Thinking comes first in an assistant turn, as Anthropic wrote it; a block
+                // that does not read as thinking is left out.
+                let mut out: Vec<Block> = thinking_blocks
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|b| serde_json::from_value::<Block>(b).ok())
+                    .filter(|b| {
+                        matches!(b, Block::Thinking { .. } | Block::RedactedThinking { .. })
+                    })
+                    .collect();
+                if let Some(c) = content {
+                    out.extend(blocks(c)?);
+                }
                 for call in tool_calls.unwrap_or_default() {
                     out.push(Block::ToolUse {
                         input: arguments(&call.function.arguments)?,

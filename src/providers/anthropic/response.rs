@@ -45,6 +45,7 @@ pub(super) fn to_openai(message: MessageResponse, created: u64) -> ChatCompletio
             Block::Image { .. }
             | Block::Document { .. }
             | Block::ToolResult { .. }
+            | Block::RedactedThinking { .. }
             | Block::Other => {}
         }
     }

@@ -116,6 +116,7 @@ impl Translator {
                 | Block::Image { .. }
                 | Block::Document { .. }
                 | Block::ToolResult { .. }
+                | Block::RedactedThinking { .. }
                 | Block::Other => {}
             },
             StreamEvent::ContentBlockDelta { index, delta } => match delta {

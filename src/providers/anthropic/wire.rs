@@ -87,6 +87,9 @@ pub enum Role {
     User,
     /// The model.
     Assistant,
+    /// A system message inside `messages` (Claude Code sends these to models whose names are not
+    /// Claude's); the front door reads it, the provider never writes it.
+    System,
 }
 
 /// Content: a string or blocks.
@@ -127,7 +130,8 @@ pub enum Block {
         id: String,
         /// Tool name.
         name: String,
-        /// Arguments (a JSON object).
+        /// Arguments (a JSON object; absent reads as `null`, sent on as `{}`).
+        #[serde(default)]
         input: serde_json::Value,
     },
     /// A tool's result, in a user turn.
@@ -150,7 +154,13 @@ pub enum Block {
         #[serde(default)]
         signature: String,
     },
-    /// Any other block (redacted thinking, server tools, ...): skipped by translators.
+    /// Extended thinking the API returned encrypted.
+    RedactedThinking {
+        /// The encrypted reasoning.
+        #[serde(default)]
+        data: String,
+    },
+    /// Any other block (server tool calls and results, ...): skipped by translators.
     #[serde(other)]
     Other,
 }
@@ -170,6 +180,11 @@ pub enum Source {
     Url {
         /// The URL.
         url: String,
+    },
+    /// Plain text (a text document).
+    Text {
+        /// The text.
+        data: String,
     },
     /// Anything else (a file id, plain text): not translatable.
     #[serde(other)]

@@ -1,5 +1,8 @@
 //! The built-in `mock` provider: deterministic OpenAI answers with no network, for the default
-//! config, demos, tests and benchmarks. Behaviour comes from `litellm_params.mock_*`.
+//! config, demos, tests and benchmarks. Behaviour comes from `litellm_params.mock_*`. Chat and
+//! embeddings are here; the other OpenAI endpoints' answers are in `endpoints`.
+
+mod endpoints;
 
 mod script;
 
@@ -281,6 +284,12 @@ impl Provider for Mock {
             None => Ok(match request.endpoint {
                 Endpoint::Chat => self.chat(request),
                 Endpoint::Embeddings => self.embeddings(request),
+                Endpoint::Completions => endpoints::completion(self, request),
+                Endpoint::Images => endpoints::images(request),
+                Endpoint::Speech => endpoints::speech(request),
+                Endpoint::Transcriptions => endpoints::transcription(request),
+                Endpoint::Moderations => endpoints::moderation(self, request),
+                Endpoint::Rerank => endpoints::rerank(self, request),
             }),
         };
         Box::pin(async move {
