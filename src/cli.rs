@@ -88,14 +88,43 @@ pub fn model_table(config: &Config) -> String {
     for row in &rows {
         line(&row.each_ref().map(String::as_str));
     }
+    out.push_str(LEGEND);
     let r = &config.router;
     let _ = writeln!(
         out,
-        "\nrouter: strategy={} core={} num_retries={} timeout-per-attempt=per deployment deadline={}s",
+        "\nrouter: strategy={} core={} num_retries={} allowed_fails={} cooldown={}s deadline={}s",
         r.strategy,
         r.core,
         r.num_retries,
+        r.allowed_fails,
+        r.cooldown.as_secs_f64(),
         r.deadline.as_secs_f64()
     );
+    let mut fallbacks: Vec<String> = [
+        ("fallbacks", &r.fallbacks),
+        ("context_window_fallbacks", &r.context_window_fallbacks),
+        ("content_policy_fallbacks", &r.content_policy_fallbacks),
+    ]
+    .iter()
+    .flat_map(|(kind, map)| {
+        map.iter()
+            .map(move |(from, to)| format!("{kind}: {from} -> {}", to.join(", ")))
+    })
+    .collect();
+    fallbacks.sort();
+    for line in fallbacks {
+        let _ = writeln!(out, "{line}");
+    }
     out
 }
+
+/// What the columns of the model table mean, for someone reading it for the first time.
+const LEGEND: &str = "
+MODEL           the name clients send as `model` (a group; `*` patterns match many names)
+DEPLOYMENT      the id of this upstream in logs, metrics and the x-switchyard-model-id header
+PROVIDER        how switchyard talks to it (the prefix of litellm_params.model)
+UPSTREAM MODEL  the model name sent to the provider (`*`: the name the client asked for)
+API BASE        where requests go; (default) is the provider's public endpoint
+KEY             whether an API key is configured (set) or not (-); keys are never shown
+TIMEOUT         how long one attempt may wait for the provider to answer
+";

@@ -42,5 +42,6 @@ pub mod state;
 #[cfg(feature = "test-util")]
 pub mod testing;
 pub mod upstream;
+pub mod wildcard;
 
 pub use server::Gateway;

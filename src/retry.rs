@@ -99,6 +99,7 @@ pub fn classify(error: &GatewayError) -> Decision {
         | GatewayError::Forbidden { .. }
         | GatewayError::DeadlineExceeded { .. }
         | GatewayError::AgentFailed { .. }
+        | GatewayError::LimitsUnavailable
         | GatewayError::Internal(_) => Decision::Fail,
     }
 }

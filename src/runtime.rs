@@ -21,6 +21,7 @@ use crate::{
         spend::{self, RedisSpend, SpendStore},
     },
     upstream::HttpClient,
+    wildcard,
 };
 
 /// Process-wide state shared by every handler.
@@ -56,10 +57,12 @@ pub struct Runtime {
     pub redis: Option<Redis>,
 }
 
-/// Public model name -> group, plus the names in config order.
+/// Public model name -> group, plus the names in config order. Names with `*` are wildcard
+/// patterns (`wildcard.rs`), tried most specific first when no name matches exactly.
 pub struct ModelTable {
     groups: HashMap<Arc<str>, Arc<ModelGroup>>,
     names: Vec<Arc<str>>,
+    patterns: Vec<Arc<ModelGroup>>,
 }
 
 // === impl AppState ===
@@ -178,14 +181,20 @@ impl Runtime {
                 (name, Arc::new(group))
             })
             .collect();
-        let models = Arc::new(ModelTable { groups, names });
+        let models = Arc::new(ModelTable::from_parts(groups, names));
         // Spend is counted in Redis when it is configured (once for the fleet), else here.
         let spend_store: Arc<dyn SpendStore> = match &redis {
             Some(r) => Arc::new(RedisSpend::new(r.clone(), spend_local.clone())),
             None => spend_local.clone(),
         };
         let spend = Arc::new(Spend::new(&config, spend_store, metrics.spend()));
-        let stack = stack::build(&config, models.clone(), metrics, spend.clone());
+        let stack = stack::build(
+            &config,
+            models.clone(),
+            metrics,
+            redis.as_ref(),
+            spend.clone(),
+        );
         let parallel = Arc::new(tokio::sync::Semaphore::new(config.max_parallel_requests));
         let (runs, tool_calls) = metrics.agent();
         let agent = Arc::new(Agent::new(
@@ -212,15 +221,33 @@ impl ModelTable {
     /// A table of `groups`, in this order.
     pub fn new(groups: Vec<Arc<ModelGroup>>) -> Self {
         let names = groups.iter().map(|g| g.name.clone()).collect();
+        let groups = groups.into_iter().map(|g| (g.name.clone(), g)).collect();
+        Self::from_parts(groups, names)
+    }
+
+    fn from_parts(groups: HashMap<Arc<str>, Arc<ModelGroup>>, names: Vec<Arc<str>>) -> Self {
+        let mut patterns: Vec<Arc<ModelGroup>> = names
+            .iter()
+            .filter(|n| wildcard::is_pattern(n))
+            .filter_map(|n| groups.get(n).cloned())
+            .collect();
+        // Stable: equally specific patterns keep config order, as in LiteLLM.
+        patterns.sort_by_key(|g| std::cmp::Reverse(wildcard::specificity(&g.name)));
         Self {
-            groups: groups.into_iter().map(|g| (g.name.clone(), g)).collect(),
+            groups,
             names,
+            patterns,
         }
     }
 
-    /// The group for a public name.
+    /// The group serving a requested model name: the group of that name, else the most specific
+    /// wildcard pattern matching it (the request then keeps its name; `wildcard::upstream_model`).
     pub fn get(&self, name: &str) -> Option<&Arc<ModelGroup>> {
-        self.groups.get(name)
+        self.groups.get(name).or_else(|| {
+            self.patterns
+                .iter()
+                .find(|g| wildcard::captures(&g.name, name).is_some())
+        })
     }
 
     /// Public names in config order.

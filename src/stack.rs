@@ -9,11 +9,13 @@
 //!    spend counters (`spend/`).
 //! 2. `BudgetLayer`    — a virtual key whose `max_budget` is spent is refused here (when any key
 //!    has a budget).
-//! 3. `RateLimitLayer` — each virtual key's rpm/tpm (GCRA); tokens charged once usage is known.
-//! 4. `CacheLayer`     — exact-match answers (moka), JSON or replayed as SSE; identical misses
-//!    in flight are coalesced into one upstream call.
+//! 3. `RateLimitLayer` — each virtual key's rpm/tpm (GCRA, in process or in Redis); tokens charged
+//!    once usage is known.
+//! 4. `CacheLayer`     — exact-match answers (moka or Redis), JSON or replayed as SSE; identical
+//!    misses in flight are coalesced into one upstream call.
 //! 5. `RouterLayer`    — model group -> deployment through the `RouterCore` seam (v1/v2/shadow);
-//!    retries with full-jitter backoff, cooldowns, fallback groups, the whole-request deadline,
+//!    retries with full-jitter backoff, cooldowns (told to other replicas through
+//!    `state::deployments` when Redis is configured), fallback groups, the whole-request deadline,
 //!    mid-stream rescue of streams that break; a model group whose budget is spent is skipped
 //!    like a cooled-down one.
 //! 6. `AttemptService` — one attempt: the deployment's timeout, its provider adapter over the
@@ -34,12 +36,16 @@ use crate::{
         budget::BudgetLayer,
         cache::CacheLayer,
         metrics::MetricsLayer,
-        rate_limit::{InProcess, RateLimitLayer},
+        rate_limit::{InProcess, LimitStore, RateLimitLayer, RedisLimits},
     },
     proxy::ProxyService,
     router::{RouterLayer, core_by_name},
     runtime::ModelTable,
     spend::Spend,
+    state::{
+        deployments::{DeploymentEvents, Local, RedisDeployments},
+        redis::Redis,
+    },
 };
 
 /// Builds the model stack for one configuration.
@@ -47,6 +53,7 @@ pub fn build(
     config: &Config,
     models: Arc<ModelTable>,
     metrics: &Metrics,
+    redis: Option<&Redis>,
     spend: Arc<Spend>,
 ) -> ProxyService {
     let router = &config.router;
@@ -55,8 +62,13 @@ pub fn build(
         &router.strategy,
         metrics.shadow_disagreements(),
     );
-    let limits = (!config.keys.is_empty())
-        .then(|| RateLimitLayer::new(Arc::new(InProcess::new(&config.keys))));
+    let limits = (!config.keys.is_empty()).then(|| {
+        let store: Arc<dyn LimitStore> = match redis {
+            Some(redis) => Arc::new(RedisLimits::new(redis.clone(), &config.keys)),
+            None => Arc::new(InProcess::new(&config.keys)),
+        };
+        RateLimitLayer::new(store)
+    });
     let budgets = config
         .keys
         .iter()
@@ -66,14 +78,18 @@ pub fn build(
     let cache = config
         .cache
         .as_ref()
-        .map(|c| CacheLayer::new(c, router.deadline, metrics.cache_results()));
+        .map(|c| CacheLayer::new(c, router.deadline, metrics.cache_results(), redis));
+    let events: Arc<dyn DeploymentEvents> = match redis {
+        Some(redis) => Arc::new(RedisDeployments::new(redis.clone(), &models)),
+        None => Arc::new(Local),
+    };
     let stack = ServiceBuilder::new()
         .layer(MetricsLayer::new(metrics.clone(), spend))
         .option_layer(budgets)
         .option_layer(limits)
         .option_layer(cache)
         .layer(
-            RouterLayer::new(router.clone(), core, models, metrics.router())
+            RouterLayer::new(router.clone(), core, models, metrics.router(), events)
                 .with_group_budgets(group_budgets),
         )
         .service(AttemptService::new(

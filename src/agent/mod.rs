@@ -8,6 +8,7 @@ mod model;
 pub mod parse;
 pub mod run;
 pub mod tools;
+mod trace;
 
 use std::{
     io::Write as _,
@@ -55,6 +56,12 @@ pub struct Overrides {
     pub tools: Option<Vec<String>>,
     /// Model group used once when the model stalls.
     pub escalate_to: Option<String>,
+    /// `max_tokens` of each model call.
+    pub max_tokens: Option<u32>,
+    /// `temperature` of each model call.
+    pub temperature: Option<f64>,
+    /// Whether a ```` ```python ```` block runs as an `exec_python` call.
+    pub run_code_blocks: Option<bool>,
 }
 
 /// One run to do.
@@ -161,6 +168,14 @@ impl Agent {
                 .clone()
                 .or_else(|| s.escalate_to.clone())
                 .filter(|m| rt.models.get(m).is_some()),
+            sampling: run::Sampling {
+                max_tokens: o.max_tokens.unwrap_or(s.max_tokens).max(1),
+                temperature: o
+                    .temperature
+                    .filter(|t| t.is_finite())
+                    .map_or(s.temperature, |t| t.clamp(0.0, 2.0)),
+            },
+            run_code_blocks: o.run_code_blocks.unwrap_or(s.run_code_blocks),
         };
         // A request may narrow the enabled tools, never add to them.
         let toolbox = self.toolbox().await.only(o.tools.as_deref());
@@ -192,51 +207,24 @@ impl Agent {
     }
 
     fn observe(&self, run_id: &str, step: &Step) {
-        if let Step::Tool {
-            name, known, ok, ..
-        } = step
-        {
-            let outcome = match (known, ok) {
-                (false, _) => "unknown",
-                (true, true) => "ok",
-                (true, false) => "error",
-            };
-            let label = if *known { name.as_str() } else { "unknown" };
-            self.tool_calls.with_label_values(&[label, outcome]).inc();
+        match step {
+            Step::Tool {
+                name, known, ok, ..
+            } => {
+                let outcome = match (known, ok) {
+                    (false, _) => "unknown",
+                    (true, true) => "ok",
+                    (true, false) => "error",
+                };
+                let label = if *known { name.as_str() } else { "unknown" };
+                self.tool_calls.with_label_values(&[label, outcome]).inc();
+            }
+            _ => trace::warn(run_id, step),
         }
         if let Some(file) = &self.trace {
-            let line = trace_line(run_id, step);
+            let line = trace::line(run_id, step, self.settings.trace_text_chars);
             let mut f = file.lock();
             let _ = writeln!(f, "{line}");
-        }
-    }
-}
-
-fn trace_line(run_id: &str, step: &Step) -> Value {
-    let ts = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    match step {
-        Step::Model {
-            iteration,
-            model,
-            tool_calls,
-            text_chars,
-        } => serde_json::json!({
-            "ts_ms": ts, "run": run_id, "step": "model", "iteration": iteration, "model": model,
-            "tool_calls": tool_calls, "text_chars": text_chars}),
-        Step::Tool {
-            name,
-            known,
-            ok,
-            millis,
-        } => serde_json::json!({
-            "ts_ms": ts, "run": run_id, "step": "tool", "tool": name, "known": known, "ok": ok, "ms": millis}),
-        Step::Escalated { to } => {
-            serde_json::json!({"ts_ms": ts, "run": run_id, "step": "escalate", "to": to})
-        }
-        Step::Stopped { reason } => {
-            serde_json::json!({"ts_ms": ts, "run": run_id, "step": "stop", "stopped_reason": reason})
         }
     }
 }

@@ -10,7 +10,10 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 use tower::ServiceExt;
 
-use super::run::{Call, ModelCall, ModelReply};
+use super::{
+    parse::value_at,
+    run::{Call, ModelCall, ModelReply, Sampling},
+};
 use crate::{
     error::GatewayError,
     middleware::auth::Identity,
@@ -44,6 +47,8 @@ struct Completion {
 #[derive(Deserialize)]
 struct Choice {
     message: Message,
+    #[serde(default)]
+    finish_reason: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -74,9 +79,11 @@ impl ModelCall for StackModel {
         model: &'a str,
         messages: &'a [Value],
         tools: &'a [Value],
+        sampling: Sampling,
     ) -> BoxFuture<'a, Result<ModelReply, GatewayError>> {
         Box::pin(async move {
-            let mut body = json!({"model": model, "messages": messages});
+            let mut body = json!({"model": model, "messages": messages,
+                "max_tokens": sampling.max_tokens, "temperature": sampling.temperature});
             if !tools.is_empty() {
                 body["tools"] = Value::Array(tools.to_vec());
                 body["tool_choice"] = json!("auto");
@@ -132,8 +139,11 @@ impl ModelCall for StackModel {
                     reason: format!("not a chat completion: {e}"),
                 })?;
             let usage = completion.usage.unwrap_or_default();
-            let message = completion.choices.into_iter().next().map(|c| c.message);
-            let (content, tool_calls) = match message {
+            let choice = completion.choices.into_iter().next();
+            let truncated = choice
+                .as_ref()
+                .is_some_and(|c| c.finish_reason.as_deref() == Some("length"));
+            let (content, tool_calls) = match choice.map(|c| c.message) {
                 Some(m) => (m.content.unwrap_or_default(), m.tool_calls),
                 None => (String::new(), Vec::new()),
             };
@@ -142,9 +152,16 @@ impl ModelCall for StackModel {
                 .enumerate()
                 .map(|(i, c)| {
                     let raw = c.function.arguments.unwrap_or_default();
+                    // Arguments in the model's own dialect (Python strings, raw newlines) are read
+                    // as the text parser reads them; what cannot be read stays a string.
                     let arguments = match raw.trim() {
                         "" => json!({}),
-                        text => serde_json::from_str(text).unwrap_or(Value::String(raw)),
+                        text => {
+                            serde_json::from_str(text).unwrap_or_else(|_| match value_at(text, 0) {
+                                Ok((v, end, _)) if text[end..].trim().is_empty() => v,
+                                _ => Value::String(raw.clone()),
+                            })
+                        }
                     };
                     Call {
                         id: c
@@ -159,6 +176,7 @@ impl ModelCall for StackModel {
             Ok(ModelReply {
                 content,
                 tool_calls,
+                truncated,
                 prompt_tokens: usage.prompt_tokens,
                 completion_tokens: usage.completion_tokens,
                 cost_micros,

@@ -1,6 +1,8 @@
 //! Agent mode over HTTP: `POST /agent/run` answers the envelope; a chat completion with an
 //! `agent` object (or `x-switchyard-agent: on`) answers a chat completion carrying the envelope in
 //! its `agent` field — as SSE when `stream` is true, with comment heartbeats while the run works.
+//! A run that is not ok says so: header `x-switchyard-agent-stopped: <reason>` (when the answer
+//! is not streamed) and `finish_reason: "length"` — the answer is incomplete — never `stop`.
 
 use std::{convert::Infallible, sync::Arc};
 
@@ -105,8 +107,9 @@ pub(super) async fn run(
     match parsed.await {
         Ok(run) => {
             let envelope = rt.agent.run(&rt, run).await;
+            let stopped = stopped_header(&envelope);
             let cost = usd(envelope.metrics.cost_micros);
-            let mut response = Json(envelope).into_response();
+            let mut response = with_stopped(Json(envelope).into_response(), stopped);
             if let Ok(v) = HeaderValue::from_str(&cost) {
                 for name in COST_HEADERS {
                     response.headers_mut().insert(name, v.clone());
@@ -118,9 +121,29 @@ pub(super) async fn run(
     }
 }
 
+/// The header that says a run is not ok.
+pub(super) const STOPPED_HEADER: &str = "x-switchyard-agent-stopped";
+
+/// `x-switchyard-agent-stopped: <reason>` for a run that is not ok.
+fn stopped_header(envelope: &Envelope) -> Option<HeaderValue> {
+    (!envelope.ok).then(|| HeaderValue::from_static(envelope.stopped_reason.label()))
+}
+
+fn with_stopped(mut response: Response, stopped: Option<HeaderValue>) -> Response {
+    if let Some(v) = stopped {
+        response.headers_mut().insert(STOPPED_HEADER, v);
+    }
+    response
+}
+
+/// The `finish_reason` of a run's answer: `stop` only when the run is ok.
+fn finish_reason(envelope: &Envelope) -> &'static str {
+    if envelope.ok { "stop" } else { "length" }
+}
+
 /// A chat completion answered in agent mode.
 pub(super) async fn chat(rt: Arc<Runtime>, request: ProxyRequest) -> Response {
-    let overrides = match request.body.field::<Overrides>("agent") {
+    let mut overrides = match request.body.field::<Overrides>("agent") {
         Ok(o) => o.unwrap_or_default(),
         Err(e) => {
             return GatewayError::invalid(
@@ -130,6 +153,17 @@ pub(super) async fn chat(rt: Arc<Runtime>, request: ProxyRequest) -> Response {
             .into_response();
         }
     };
+    // The caller's sampling on the chat body applies to the run's calls (`agent` wins over it).
+    let number = |key: &str| request.body.field::<f64>(key).ok().flatten();
+    if overrides.max_tokens.is_none() {
+        overrides.max_tokens = number("max_completion_tokens")
+            .or_else(|| number("max_tokens"))
+            .filter(|n| *n >= 1.0)
+            .map(|n| n.min(f64::from(u32::MAX)) as u32);
+    }
+    if overrides.temperature.is_none() {
+        overrides.temperature = number("temperature");
+    }
     let messages: Vec<Value> = request
         .body
         .field("messages")
@@ -150,10 +184,11 @@ pub(super) async fn chat(rt: Arc<Runtime>, request: ProxyRequest) -> Response {
         return streamed(rt, run, id, include_usage);
     }
     let envelope = rt.agent.run(&rt, run).await;
+    let stopped = stopped_header(&envelope);
     if !envelope.ok && envelope.final_answer.trim().is_empty() {
-        return failed(&envelope).into_response();
+        return with_stopped(failed(&envelope).into_response(), stopped);
     }
-    Json(completion(&id, &envelope)).into_response()
+    with_stopped(Json(completion(&id, &envelope)).into_response(), stopped)
 }
 
 fn failed(envelope: &Envelope) -> GatewayError {
@@ -179,7 +214,7 @@ fn completion(id: &RequestId, envelope: &Envelope) -> Value {
     json!({
         "id": format!("chatcmpl-{}", id.as_str()), "object": "chat.completion", "created": created(),
         "model": envelope.metrics.used_model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": envelope.final_answer}, "finish_reason": "stop"}],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": envelope.final_answer}, "finish_reason": finish_reason(envelope)}],
         "usage": usage(envelope),
         "agent": envelope,
     })
@@ -257,7 +292,7 @@ fn answer_events(id: &RequestId, envelope: &Envelope, include_usage: bool) -> Ve
     }
     let agent = serde_json::to_value(envelope).unwrap_or(Value::Null);
     events.push(chunk(
-        json!([{"index": 0, "delta": {}, "finish_reason": "stop"}]),
+        json!([{"index": 0, "delta": {}, "finish_reason": finish_reason(envelope)}]),
         Some(("agent", agent)),
     ));
     if include_usage {

@@ -8,14 +8,23 @@ use serde::Deserialize;
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct RawAgent {
+    #[serde(default, deserialize_with = "super::yaml11::opt_int")]
     max_iterations: Option<u32>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_float")]
     deadline_seconds: Option<f64>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_int")]
     token_budget: Option<u64>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_int")]
     loop_threshold: Option<u32>,
     escalate_to: Option<String>,
     aliases: BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_float")]
     heartbeat_seconds: Option<f64>,
     trace_path: Option<PathBuf>,
+    trace_text_chars: Option<usize>,
+    max_tokens: Option<u32>,
+    temperature: Option<f64>,
+    run_code_blocks: bool,
     tools: RawTools,
     http_tools: Vec<RawHttpTool>,
     mcp_servers: Vec<RawMcpServer>,
@@ -31,9 +40,13 @@ struct RawTools {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct RawExec {
+    #[serde(default, deserialize_with = "super::yaml11::flag")]
     enabled: bool,
+    #[serde(default, deserialize_with = "super::yaml11::opt_float")]
     timeout_seconds: Option<f64>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_int")]
     max_output_bytes: Option<usize>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_int")]
     memory_mb: Option<u64>,
     allow: Vec<String>,
 }
@@ -42,7 +55,7 @@ struct RawExec {
 struct RawHttpTool {
     name: String,
     base_url: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::yaml11::flag")]
     forward_authorization: bool,
 }
 
@@ -74,6 +87,14 @@ pub struct AgentSettings {
     pub heartbeat: Duration,
     /// JSONL trace, one line per step.
     pub trace_path: Option<PathBuf>,
+    /// What the model wrote is kept in the trace up to this many characters.
+    pub trace_text_chars: usize,
+    /// `max_tokens` of each model call of a run.
+    pub max_tokens: u32,
+    /// `temperature` of each model call of a run.
+    pub temperature: f64,
+    /// A ```` ```python ```` block in a reply runs as an `exec_python` call.
+    pub run_code_blocks: bool,
     /// `exec_python`, when enabled.
     pub exec_python: Option<ExecSettings>,
     /// `exec_shell`, when enabled.
@@ -137,6 +158,10 @@ impl Default for AgentSettings {
             aliases: BTreeMap::new(),
             heartbeat: Duration::from_secs(5),
             trace_path: None,
+            trace_text_chars: 2000,
+            max_tokens: 1024,
+            temperature: 0.2,
+            run_code_blocks: false,
             exec_python: None,
             exec_shell: None,
             http_tools: Vec::new(),
@@ -221,6 +246,26 @@ pub(crate) fn resolve(
             transport,
         });
     }
+    let max_tokens = match raw.max_tokens {
+        None => d.max_tokens,
+        Some(n) if n >= 1 => n,
+        Some(n) => {
+            return Err((
+                "switchyard_settings.agent.max_tokens".into(),
+                format!("expected at least 1, got {n}"),
+            ));
+        }
+    };
+    let temperature = match raw.temperature {
+        None => d.temperature,
+        Some(t) if (0.0..=2.0).contains(&t) => t,
+        Some(t) => {
+            return Err((
+                "switchyard_settings.agent.temperature".into(),
+                format!("expected 0 to 2, got {t}"),
+            ));
+        }
+    };
     Ok(AgentSettings {
         max_iterations: raw
             .max_iterations
@@ -233,9 +278,59 @@ pub(crate) fn resolve(
         aliases: raw.aliases,
         heartbeat: secs("heartbeat_seconds", raw.heartbeat_seconds, d.heartbeat)?,
         trace_path: raw.trace_path,
+        trace_text_chars: raw.trace_text_chars.unwrap_or(d.trace_text_chars),
+        max_tokens,
+        temperature,
+        run_code_blocks: raw.run_code_blocks,
         exec_python: exec("exec_python", raw.tools.exec_python)?,
         exec_shell: exec("exec_shell", raw.tools.exec_shell)?,
         http_tools,
         mcp_servers,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use crate::config::parse;
+
+    const ONE: &str = "model_list:\n  - model_name: gpt\n    litellm_params: { model: mock/gpt }\n";
+
+    #[test]
+    fn model_call_bounds_default_low_and_are_checked() {
+        let (c, _) = parse(ONE, "c.yaml", &HashMap::new()).unwrap();
+        let a = &c.agent;
+        assert_eq!(
+            (
+                a.max_tokens,
+                a.temperature,
+                a.run_code_blocks,
+                a.trace_text_chars
+            ),
+            (1024, 0.2, false, 2000)
+        );
+        let yaml = format!(
+            "{ONE}switchyard_settings:\n  agent: {{ max_tokens: 256, temperature: 0, run_code_blocks: true, trace_text_chars: 100 }}\n"
+        );
+        let (c, _) = parse(&yaml, "c.yaml", &HashMap::new()).unwrap();
+        let a = &c.agent;
+        assert_eq!(
+            (
+                a.max_tokens,
+                a.temperature,
+                a.run_code_blocks,
+                a.trace_text_chars
+            ),
+            (256, 0.0, true, 100)
+        );
+        for (bad, path) in [
+            ("max_tokens: 0", "switchyard_settings.agent.max_tokens"),
+            ("temperature: 3", "switchyard_settings.agent.temperature"),
+        ] {
+            let yaml = format!("{ONE}switchyard_settings:\n  agent: {{ {bad} }}\n");
+            let e = parse(&yaml, "c.yaml", &HashMap::new()).unwrap_err();
+            assert!(e.to_string().contains(path), "{e}");
+        }
+    }
 }

@@ -35,18 +35,30 @@ pub(crate) struct RawLitellmParams {
     pub(crate) api_base: Option<String>,
     pub(crate) api_key: Option<String>,
     pub(crate) api_version: Option<String>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_int")]
     pub(crate) rpm: Option<u64>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_int")]
     pub(crate) tpm: Option<u64>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_float")]
     pub(crate) weight: Option<f64>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_float")]
     pub(crate) timeout: Option<f64>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_float")]
     pub(crate) input_cost_per_token: Option<f64>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_float")]
     pub(crate) output_cost_per_token: Option<f64>,
     pub(crate) mock_response: Option<String>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_int")]
     pub(crate) mock_latency_ms: Option<u64>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_int")]
     pub(crate) mock_chunk_delay_ms: Option<u64>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_int")]
     pub(crate) mock_error_status: Option<u16>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_int")]
     pub(crate) mock_fail_first: Option<u32>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_int")]
     pub(crate) mock_retry_after_seconds: Option<u64>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_int")]
     pub(crate) mock_embedding_dims: Option<usize>,
 }
 
@@ -55,8 +67,11 @@ pub(crate) struct RawLitellmParams {
 #[serde(default)]
 pub(crate) struct RawModelInfo {
     pub(crate) id: Option<StringOrNumber>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_bool")]
     pub(crate) supports_assistant_prefill: Option<bool>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_float")]
     pub(crate) input_cost_per_token: Option<f64>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_float")]
     pub(crate) output_cost_per_token: Option<f64>,
     /// LiteLLM's `mode: embedding` marks an embedding-only deployment.
     pub(crate) mode: Option<String>,
@@ -83,10 +98,15 @@ pub(crate) enum StringOrNumber {
 pub(crate) struct RawRouterSettings {
     pub(crate) routing_strategy: Option<String>,
     pub(crate) router_core: Option<String>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_int")]
     pub(crate) num_retries: Option<u32>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_float")]
     pub(crate) retry_after: Option<f64>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_int")]
     pub(crate) allowed_fails: Option<u32>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_float")]
     pub(crate) cooldown_time: Option<f64>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_float")]
     pub(crate) timeout: Option<f64>,
     pub(crate) fallbacks: Vec<BTreeMap<String, Vec<String>>>,
     pub(crate) context_window_fallbacks: Vec<BTreeMap<String, Vec<String>>>,
@@ -101,11 +121,23 @@ pub(crate) struct RawRouterSettings {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct RawLitellmSettings {
+    #[serde(default, deserialize_with = "super::yaml11::opt_bool")]
     pub(crate) cache: Option<bool>,
     pub(crate) cache_params: Option<RawCacheParams>,
     /// LiteLLM's global request timeout; `router_settings.timeout` wins when both are set.
+    #[serde(default, deserialize_with = "super::yaml11::opt_float")]
     pub(crate) request_timeout: Option<f64>,
+    // Router keys LiteLLM also reads from its module settings (`litellm.num_retries`...); the
+    // precedence against `router_settings` is in `validate::router_keys`.
+    #[serde(default, deserialize_with = "super::yaml11::opt_int")]
     pub(crate) num_retries: Option<u32>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_int")]
+    pub(crate) allowed_fails: Option<u32>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_float")]
+    pub(crate) cooldown_time: Option<f64>,
+    pub(crate) fallbacks: Vec<BTreeMap<String, Vec<String>>>,
+    pub(crate) context_window_fallbacks: Vec<BTreeMap<String, Vec<String>>>,
+    pub(crate) content_policy_fallbacks: Vec<BTreeMap<String, Vec<String>>>,
 }
 
 /// `litellm_settings.cache_params`.
@@ -114,8 +146,11 @@ pub(crate) struct RawLitellmSettings {
 pub(crate) struct RawCacheParams {
     #[serde(rename = "type")]
     pub(crate) kind: Option<String>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_float")]
     pub(crate) ttl: Option<f64>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_float")]
     pub(crate) max_size_mb: Option<f64>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_bool")]
     pub(crate) shared_across_keys: Option<bool>,
     pub(crate) host: Option<String>,
     pub(crate) port: Option<StringOrNumber>,
@@ -130,7 +165,9 @@ pub(crate) struct RawCacheParams {
 #[serde(default)]
 pub(crate) struct RawGeneralSettings {
     pub(crate) master_key: Option<String>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_float")]
     pub(crate) max_request_size_mb: Option<f64>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_int")]
     pub(crate) max_parallel_requests: Option<u64>,
 }
 
@@ -140,7 +177,9 @@ pub(crate) struct RawGeneralSettings {
 pub(crate) struct RawSwitchyardSettings {
     pub(crate) router: RawSwitchyardRouter,
     pub(crate) keys: Vec<RawVirtualKey>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_bool")]
     pub(crate) metrics_require_key: Option<bool>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_float")]
     pub(crate) drain_timeout_seconds: Option<f64>,
     /// Agent mode (SPEC §9).
     pub(crate) agent: super::agent::RawAgent,
@@ -162,9 +201,13 @@ pub(crate) struct RawSwitchyardRedis {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct RawSwitchyardRouter {
+    #[serde(default, deserialize_with = "super::yaml11::opt_float")]
     pub(crate) deadline_seconds: Option<f64>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_float")]
     pub(crate) first_token_timeout_seconds: Option<f64>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_float")]
     pub(crate) stream_idle_timeout_seconds: Option<f64>,
+    #[serde(default, deserialize_with = "super::yaml11::opt_bool")]
     pub(crate) midstream_rescue: Option<bool>,
 }
 
@@ -174,9 +217,9 @@ pub(crate) struct RawVirtualKey {
     pub(crate) key: String,
     #[serde(default)]
     pub(crate) models: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::yaml11::opt_int")]
     pub(crate) rpm_limit: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::yaml11::opt_int")]
     pub(crate) tpm_limit: Option<u64>,
     /// A name for metrics, logs and `/key/info` (LiteLLM's `key_alias`).
     #[serde(default)]

@@ -6,7 +6,9 @@ mod budget;
 mod env;
 mod litellm;
 mod redis;
+mod source;
 mod validate;
+mod yaml11;
 
 use std::{collections::HashMap, fmt, path::Path, sync::Arc, time::Duration};
 
@@ -204,6 +206,7 @@ pub struct ConfigError {
 }
 
 /// Reads and validates the config at `path`, or the embedded default when `None`.
+/// `include:` paths are resolved against the directory of `path`.
 pub fn load(path: Option<&Path>, env: &dyn Env) -> Result<(Config, Vec<Warning>), ConfigError> {
     match path {
         None => parse(DEFAULT_CONFIG, "<embedded default>", env),
@@ -214,15 +217,25 @@ pub fn load(path: Option<&Path>, env: &dyn Env) -> Result<(Config, Vec<Warning>)
                 path: "(file)".into(),
                 message: format!("cannot read the file: {e}"),
             })?;
-            parse(&text, &origin, env)
+            parse_file(&text, &origin, Some(path), env)
         }
     }
 }
 
-/// Parses and validates config text; `origin` names it in errors.
+/// Parses and validates config text; `origin` names it in errors. `include:` is an error here
+/// (there is no file to resolve it against); `load` reads files.
 pub fn parse(
     text: &str,
     origin: &str,
+    env: &dyn Env,
+) -> Result<(Config, Vec<Warning>), ConfigError> {
+    parse_file(text, origin, None, env)
+}
+
+fn parse_file(
+    text: &str,
+    origin: &str,
+    file: Option<&Path>,
     env: &dyn Env,
 ) -> Result<(Config, Vec<Warning>), ConfigError> {
     let error = |path: String, message: String| ConfigError {
@@ -236,10 +249,12 @@ pub fn parse(
             "the file is empty; expected a YAML mapping with `model_list`".into(),
         ));
     }
+    let mut warnings = Vec::new();
+    let source::Source { root, missing_env } =
+        source::prepare(text, file, env, &mut warnings).map_err(|(p, m)| error(p, m))?;
     let mut ignored: Vec<String> = Vec::new();
-    let de = serde_norway::Deserializer::from_str(text);
     let mut track = |path: serde_ignored::Path<'_>| ignored.push(key_path(&path));
-    let de = serde_ignored::Deserializer::new(de, &mut track);
+    let de = serde_ignored::Deserializer::new(root, &mut track);
     let raw: litellm::RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." {
@@ -249,9 +264,8 @@ pub fn parse(
         };
         error(path, e.into_inner().to_string())
     })?;
-    let mut warnings = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for path in ignored {
+    for path in &ignored {
         let shape = path
             .split('[')
             .map(|p| p.split_once(']').map_or(p, |(_, rest)| rest))
@@ -262,8 +276,33 @@ pub fn parse(
             )));
         }
     }
-    let config = validate::validate(raw, origin, env, &mut warnings)
+    let mut skipped = Vec::new();
+    let config = validate::validate(raw, origin, env, &mut warnings, &mut skipped)
         .map_err(|(path, message)| error(path, message))?;
+    // A variable that is unset is an error where its setting is used: not under an ignored key,
+    // not in a skipped deployment, not in `credential_list` (its values were copied to the
+    // deployments that use them and are checked there).
+    let under = |path: &str, prefix: &str| {
+        path == prefix
+            || path
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+    };
+    for (path, name) in missing_env {
+        let unused = under(&path, "credential_list")
+            || ignored.iter().any(|i| under(&path, i))
+            || skipped
+                .iter()
+                .any(|i| under(&path, &format!("model_list[{i}]")));
+        if !unused {
+            return Err(error(
+                path,
+                format!(
+                    "environment variable `{name}` is not set (referenced as `os.environ/{name}`)"
+                ),
+            ));
+        }
+    }
     Ok((config, warnings))
 }
 
@@ -287,5 +326,7 @@ fn key_path(path: &serde_ignored::Path<'_>) -> String {
     }
 }
 
+#[cfg(test)]
+mod compat_tests;
 #[cfg(test)]
 mod tests;

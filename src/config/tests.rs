@@ -140,6 +140,7 @@ fn unknown_keys_warn_once_per_key_and_never_fail() {
         ("OPENAI_API_KEY", "a"),
         ("AZURE_API_BASE", "https://x.openai.azure.com"),
         ("AZURE_API_KEY", "b"),
+        ("REDIS_HOST", "127.0.0.1"),
     ]);
     let (c, w) = parse(&yaml, "litellm.yaml", &e).unwrap();
     let text: Vec<String> = w.iter().map(ToString::to_string).collect();

@@ -5,7 +5,7 @@ use std::{collections::HashMap, time::Duration};
 use super::{
     CacheSettings, Config, DeploymentConfig, MockParams, RouterSettings, VirtualKeyConfig, Warning,
     env::{Env, resolve},
-    litellm::{RawConfig, RawDeployment, StringOrNumber},
+    litellm::{RawConfig, RawDeployment, RawLitellmSettings, RawRouterSettings, StringOrNumber},
 };
 use crate::{providers::ProviderKind, secret::Secret};
 
@@ -21,38 +21,49 @@ const STRATEGIES: &[&str] = &[
 ];
 const CORES: &[&str] = &["v1", "v2", "shadow"];
 
+/// Resolves and checks `raw`. Deployments skipped with a warning are listed (by index) in
+/// `skipped`.
 pub(super) fn validate(
     raw: RawConfig,
     origin: &str,
     env: &dyn Env,
     warnings: &mut Vec<Warning>,
+    skipped: &mut Vec<usize>,
 ) -> Result<Config, Failure> {
     let mut raw = raw;
     let raw_agent = std::mem::take(&mut raw.switchyard_settings.agent);
+    let keys = router_keys(&raw.router_settings, &raw.litellm_settings);
     let rs = &raw.router_settings;
     let sw = &raw.switchyard_settings.router;
-    let default_timeout = seconds(
-        "router_settings.timeout",
-        rs.timeout.or(raw.litellm_settings.request_timeout),
-    )?
-    .unwrap_or(Duration::from_secs(600));
+    let default_timeout =
+        seconds(keys.timeout.0, keys.timeout.1)?.unwrap_or(Duration::from_secs(600));
 
     let mut deployments = Vec::with_capacity(raw.model_list.len());
     let mut per_group: HashMap<String, usize> = HashMap::new();
+    let mut reasons = Vec::new();
     for (i, entry) in raw.model_list.iter().enumerate() {
         let path = format!("model_list[{i}]");
         match deployment(entry, &path, env, default_timeout, &mut per_group)? {
             Ok(d) => deployments.push(d),
-            Err(why) => warnings.push(Warning(format!(
-                "{origin}: {path}: {why}; deployment skipped"
-            ))),
+            Err(why) => {
+                skipped.push(i);
+                warnings.push(Warning(format!(
+                    "{origin}: {path}: {why}; deployment skipped"
+                )));
+                reasons.push(format!("\n  {path} ({}): {why}", entry.model_name));
+            }
         }
     }
     if deployments.is_empty() {
-        return Err((
-            "model_list".into(),
-            "expected at least one usable deployment".into(),
-        ));
+        let message = if reasons.is_empty() {
+            "expected at least one deployment".to_owned()
+        } else {
+            format!(
+                "expected at least one usable deployment; every entry was skipped:{}",
+                reasons.concat()
+            )
+        };
+        return Err(("model_list".into(), message));
     }
     let mut ids = std::collections::HashSet::new();
     for d in &deployments {
@@ -89,23 +100,20 @@ pub(super) fn validate(
     let router = RouterSettings {
         strategy,
         core,
-        num_retries: rs
-            .num_retries
-            .or(raw.litellm_settings.num_retries)
-            .unwrap_or(2),
+        num_retries: keys.num_retries.unwrap_or(2),
         retry_after: seconds("router_settings.retry_after", rs.retry_after)?.unwrap_or_default(),
-        allowed_fails: rs.allowed_fails.unwrap_or(3),
-        cooldown: seconds("router_settings.cooldown_time", rs.cooldown_time)?
+        allowed_fails: keys.allowed_fails.unwrap_or(3),
+        cooldown: seconds(keys.cooldown_time.0, keys.cooldown_time.1)?
             .unwrap_or(Duration::from_secs(5)),
-        fallbacks: fallbacks("router_settings.fallbacks", &rs.fallbacks, &groups)?,
+        fallbacks: fallbacks(keys.fallbacks.0, keys.fallbacks.1, &groups)?,
         context_window_fallbacks: fallbacks(
-            "router_settings.context_window_fallbacks",
-            &rs.context_window_fallbacks,
+            keys.context_window_fallbacks.0,
+            keys.context_window_fallbacks.1,
             &groups,
         )?,
         content_policy_fallbacks: fallbacks(
-            "router_settings.content_policy_fallbacks",
-            &rs.content_policy_fallbacks,
+            keys.content_policy_fallbacks.0,
+            keys.content_policy_fallbacks.1,
             &groups,
         )?,
         deadline: seconds(
@@ -135,16 +143,17 @@ pub(super) fn validate(
             let kind = p
                 .and_then(|p| p.kind.clone())
                 .unwrap_or_else(|| "local".into());
-            match kind.as_str() {
-                "local" => {}
-                "redis" => {}
+            // LiteLLM's other cache types (disk, s3, qdrant-semantic, redis-semantic...) are
+            // served by the nearest one switchyard has: the exact-match in-process cache.
+            let kind = match kind.as_str() {
+                "local" | "redis" => kind,
                 other => {
-                    return Err((
-                        "litellm_settings.cache_params.type".into(),
-                        format!("expected `local` or `redis`, got `{other}`"),
-                    ));
+                    warnings.push(Warning(format!(
+                        "{origin}: `litellm_settings.cache_params.type: {other}` is not implemented by switchyard; using the in-process exact-match cache (`local`) instead"
+                    )));
+                    "local".to_owned()
                 }
-            }
+            };
             Some(CacheSettings {
                 kind,
                 ttl: seconds("litellm_settings.cache_params.ttl", p.and_then(|p| p.ttl))?
@@ -167,7 +176,13 @@ pub(super) fn validate(
         let key = secret(env, &path, Some(&k.key))?
             .ok_or_else(|| (path.clone(), "expected a key".to_owned()))?;
         for m in &k.models {
-            if !groups.contains(m.as_str()) {
+            // A wildcard entry, or a name a wildcard group serves, is a model too.
+            let known = groups.contains(m.as_str())
+                || crate::wildcard::is_pattern(m)
+                || groups
+                    .iter()
+                    .any(|g| crate::wildcard::captures(g, m).is_some());
+            if !known {
                 return Err((
                     format!("switchyard_settings.keys[{i}].models"),
                     format!("unknown model `{m}`"),
@@ -238,7 +253,9 @@ fn deployment(
             "expected a non-empty model name".into(),
         ));
     }
-    let model = p.model.trim();
+    let model =
+        resolve(env, p.model.trim()).map_err(|m| (format!("{path}.litellm_params.model"), m))?;
+    let model = model.trim();
     if model.is_empty() {
         return Err((
             format!("{path}.litellm_params.model"),
@@ -342,6 +359,84 @@ fn deployment(
         base_model: entry.model_info.base_model.clone(),
         mock,
     }))
+}
+
+/// A router key LiteLLM reads from `router_settings` or, failing that, `litellm_settings`:
+/// (the key path it came from, its value).
+type Keyed<T> = (&'static str, T);
+
+/// The router keys after LiteLLM's precedence (`Router.__init__`): `router_settings` first; for
+/// `num_retries` and `allowed_fails` a set value wins even when 0 (`is not None`), for
+/// `timeout`, `cooldown_time` and the fallback lists only a non-zero / non-empty one (`or`).
+/// `litellm_settings.request_timeout` is LiteLLM's name for `timeout` there.
+pub(super) struct RouterKeys<'a> {
+    pub(super) num_retries: Option<u32>,
+    pub(super) allowed_fails: Option<u32>,
+    pub(super) timeout: Keyed<Option<f64>>,
+    pub(super) cooldown_time: Keyed<Option<f64>>,
+    pub(super) fallbacks: Keyed<&'a [FallbackList]>,
+    pub(super) context_window_fallbacks: Keyed<&'a [FallbackList]>,
+    pub(super) content_policy_fallbacks: Keyed<&'a [FallbackList]>,
+}
+
+type FallbackList = std::collections::BTreeMap<String, Vec<String>>;
+
+pub(super) fn router_keys<'a>(
+    rs: &'a RawRouterSettings,
+    ls: &'a RawLitellmSettings,
+) -> RouterKeys<'a> {
+    fn number(
+        router: (&'static str, Option<f64>),
+        litellm: (&'static str, Option<f64>),
+    ) -> (&'static str, Option<f64>) {
+        match router.1 {
+            Some(v) if v != 0.0 => router,
+            _ if litellm.1.is_some() => litellm,
+            _ => router,
+        }
+    }
+    fn list<'a>(
+        router: (&'static str, &'a [FallbackList]),
+        litellm: (&'static str, &'a [FallbackList]),
+    ) -> (&'static str, &'a [FallbackList]) {
+        if router.1.is_empty() { litellm } else { router }
+    }
+    RouterKeys {
+        num_retries: rs.num_retries.or(ls.num_retries),
+        allowed_fails: rs.allowed_fails.or(ls.allowed_fails),
+        timeout: number(
+            ("router_settings.timeout", rs.timeout),
+            ("litellm_settings.request_timeout", ls.request_timeout),
+        ),
+        cooldown_time: number(
+            ("router_settings.cooldown_time", rs.cooldown_time),
+            ("litellm_settings.cooldown_time", ls.cooldown_time),
+        ),
+        fallbacks: list(
+            ("router_settings.fallbacks", &rs.fallbacks),
+            ("litellm_settings.fallbacks", &ls.fallbacks),
+        ),
+        context_window_fallbacks: list(
+            (
+                "router_settings.context_window_fallbacks",
+                &rs.context_window_fallbacks,
+            ),
+            (
+                "litellm_settings.context_window_fallbacks",
+                &ls.context_window_fallbacks,
+            ),
+        ),
+        content_policy_fallbacks: list(
+            (
+                "router_settings.content_policy_fallbacks",
+                &rs.content_policy_fallbacks,
+            ),
+            (
+                "litellm_settings.content_policy_fallbacks",
+                &ls.content_policy_fallbacks,
+            ),
+        ),
+    }
 }
 
 fn seconds(path: &str, value: Option<f64>) -> Result<Option<Duration>, Failure> {

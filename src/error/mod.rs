@@ -129,6 +129,10 @@ pub enum GatewayError {
         /// When the first one becomes available again.
         retry_after: Option<Duration>,
     },
+    /// A limited key's request under `switchyard_settings.redis.on_failure: deny` while the
+    /// shared limit store (Redis) is unavailable.
+    #[error("The rate limiter's shared store is unavailable; retry shortly")]
+    LimitsUnavailable,
     /// A budget is spent (SPEC §14): a virtual key's, or a model group's with no fallback left.
     #[error(
         "Budget has been exceeded! {} `{name}`: current cost {}, max budget {}{}",
@@ -269,7 +273,9 @@ impl GatewayError {
                 StatusCode::GATEWAY_TIMEOUT
             }
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::NoHealthyDeployment { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NoHealthyDeployment { .. } | Self::LimitsUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -292,7 +298,7 @@ impl GatewayError {
             Self::AgentFailed { .. } => ErrorKind::Internal,
             Self::UpstreamTimeout { .. } | Self::DeadlineExceeded { .. } => ErrorKind::Timeout,
             Self::RateLimited { .. } => ErrorKind::RateLimited,
-            Self::NoHealthyDeployment { .. } => ErrorKind::Unavailable,
+            Self::NoHealthyDeployment { .. } | Self::LimitsUnavailable => ErrorKind::Unavailable,
             Self::Internal(_) => ErrorKind::Internal,
         }
     }
@@ -315,6 +321,7 @@ impl GatewayError {
             | Self::DeadlineExceeded { .. }
             | Self::RateLimited { .. }
             | Self::NoHealthyDeployment { .. }
+            | Self::LimitsUnavailable
             | Self::BudgetExceeded { .. }
             | Self::AgentFailed { .. }
             | Self::Internal(_) => None,
@@ -352,6 +359,7 @@ impl GatewayError {
             Self::DeadlineExceeded { .. } => "deadline_exceeded",
             Self::RateLimited { .. } => "rate_limit_exceeded",
             Self::NoHealthyDeployment { .. } => "no_healthy_deployment",
+            Self::LimitsUnavailable => "rate_limiter_unavailable",
             Self::BudgetExceeded { .. } => "budget_exceeded",
             Self::Internal(_) => "internal_error",
         }
@@ -374,6 +382,7 @@ impl GatewayError {
             | Self::DeadlineExceeded { .. }
             | Self::RateLimited { .. }
             | Self::NoHealthyDeployment { .. }
+            | Self::LimitsUnavailable
             | Self::BudgetExceeded { .. }
             | Self::Internal(_) => None,
         }
@@ -384,6 +393,7 @@ impl GatewayError {
             Self::Upstream(e) => e.retry_after,
             Self::NoHealthyDeployment { retry_after, .. }
             | Self::RateLimited { retry_after, .. } => *retry_after,
+            Self::LimitsUnavailable => Some(Duration::from_secs(1)),
             Self::BudgetExceeded { resets_in, .. } => *resets_in,
             Self::InvalidRequest { .. }
             | Self::ModelNotFound { .. }

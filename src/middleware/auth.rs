@@ -13,7 +13,7 @@ use axum::{
 };
 use subtle::ConstantTimeEq;
 
-use crate::{config::Config, error::GatewayError, runtime::AppState};
+use crate::{config::Config, error::GatewayError, runtime::AppState, wildcard};
 
 /// Who is calling. Never holds the key itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,10 +33,13 @@ impl Identity {
     pub fn allows(&self, config: &Config, model: &str) -> bool {
         match self {
             Self::Anonymous | Self::Master => true,
-            Self::Virtual(n) => config
-                .keys
-                .get(*n)
-                .is_some_and(|k| k.models.is_empty() || k.models.iter().any(|m| m == model)),
+            Self::Virtual(n) => config.keys.get(*n).is_some_and(|k| {
+                // A key's entry may itself be a wildcard (`anthropic/*`), as in LiteLLM.
+                k.models.is_empty()
+                    || k.models
+                        .iter()
+                        .any(|m| m == model || wildcard::captures(m, model).is_some())
+            }),
         }
     }
 

@@ -21,6 +21,7 @@ use crate::{
     config::{DeploymentConfig, MockParams},
     error::{GatewayError, UpstreamError},
     proxy::{Endpoint, ProxyRequest},
+    wildcard,
 };
 
 /// The mock adapter of one deployment.
@@ -125,9 +126,11 @@ impl Mock {
             "total_tokens": prompt_tokens + completion_tokens});
         let id = format!("chatcmpl-{}", request.id.as_str());
         let created = now_secs();
+        let model = wildcard::upstream_model(&self.model, &request.group.name, &request.view.model);
+        let model = &*model;
         if !request.view.stream {
             let body = json!({
-                "id": id, "object": "chat.completion", "created": created, "model": &*self.model,
+                "id": id, "object": "chat.completion", "created": created, "model": model,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": words.concat()},
                     "logprobs": null, "finish_reason": finish}],
                 "usage": usage,
@@ -135,7 +138,7 @@ impl Mock {
             return Reply::Json(Bytes::from(body.to_string()));
         }
         let chunk = |delta: serde_json::Value, finish: Option<&str>| {
-            let c = json!({"id": &id, "object": "chat.completion.chunk", "created": created, "model": &*self.model,
+            let c = json!({"id": &id, "object": "chat.completion.chunk", "created": created, "model": model,
                 "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]});
             Bytes::from(format!("data: {c}\n\n"))
         };
@@ -144,7 +147,7 @@ impl Mock {
         events.push(chunk(json!({}), Some(finish)));
         // Always sent, as the OpenAI-compatible adapter always asks for it; the SSE body drops
         // it when the client did not ask for usage.
-        let c = json!({"id": &id, "object": "chat.completion.chunk", "created": created, "model": &*self.model,
+        let c = json!({"id": &id, "object": "chat.completion.chunk", "created": created, "model": model,
             "choices": [], "usage": usage});
         events.push(Bytes::from(format!("data: {c}\n\n")));
         events.push(Bytes::from_static(b"data: [DONE]\n\n"));
@@ -170,7 +173,8 @@ impl Mock {
             .map(|(i, text)| json!({"object": "embedding", "index": i, "embedding": vector(text, dims)}))
             .collect();
         let tokens: u64 = inputs.iter().map(|t| estimate_tokens(t)).sum();
-        let body = json!({"object": "list", "data": data, "model": &*self.model,
+        let model = wildcard::upstream_model(&self.model, &request.group.name, &request.view.model);
+        let body = json!({"object": "list", "data": data, "model": &*model,
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}});
         Reply::Json(Bytes::from(body.to_string()))
     }

@@ -14,6 +14,7 @@ use crate::{
     openai::Rewrite,
     proxy::{Endpoint, ProxyRequest},
     upstream::{self, HttpClient},
+    wildcard,
 };
 
 /// How a vendor differs from OpenAI: base URL, auth, paths, environment variables.
@@ -244,8 +245,9 @@ impl OpenAiCompat {
 impl Provider for OpenAiCompat {
     fn send(&self, request: &ProxyRequest) -> BoxFuture<'static, Result<Reply, GatewayError>> {
         let stream = request.view.stream && request.endpoint == Endpoint::Chat;
+        let model = wildcard::upstream_model(&self.model, &request.group.name, &request.view.model);
         let body = request.body.rewrite(&Rewrite {
-            model: Some(&self.model),
+            model: Some(&model),
             remove: GATEWAY_FIELDS,
             include_usage: stream && self.stream_usage,
         });

@@ -18,6 +18,7 @@ use crate::{
     retry::{Backoff, Decision, FallbackKind, classify},
     runtime::ModelTable,
     spend::Spend,
+    state::deployments::DeploymentEvents,
 };
 
 /// Counters the router feeds.
@@ -41,6 +42,7 @@ struct Shared {
     models: Arc<ModelTable>,
     metrics: RouterMetrics,
     backoff: Backoff,
+    events: Arc<dyn DeploymentEvents>,
     /// Model-group budgets: a spent group is skipped like a cooled-down one.
     budgets: Option<Arc<Spend>>,
 }
@@ -68,6 +70,7 @@ impl RouterLayer {
         core: Box<dyn RouterCore>,
         models: Arc<ModelTable>,
         metrics: RouterMetrics,
+        events: Arc<dyn DeploymentEvents>,
     ) -> Self {
         let backoff = Backoff {
             base: Duration::from_millis(250),
@@ -81,6 +84,7 @@ impl RouterLayer {
                 models,
                 metrics,
                 backoff,
+                events,
                 budgets: None,
             }),
         }
@@ -299,10 +303,16 @@ where
                 .collect();
             let candidates = if untried.is_empty() { ready } else { untried };
             let deployment = candidates[self.shared.core.pick(&candidates, now)].clone();
+            // After a cooldown, one probe across the fleet: a replica that loses the slot keeps
+            // the deployment cooled and picks again.
+            if deployment.state.probe_due(now) && !self.shared.events.probe(&deployment).await {
+                continue;
+            }
             tried.push(deployment.id.clone());
             *attempts += 1;
             let started = Instant::now();
             let in_flight = deployment.state.begin(started);
+            self.shared.events.sent(&deployment);
             let attempt = Attempt {
                 request: request.clone(),
                 deployment: deployment.clone(),
@@ -313,7 +323,9 @@ where
             let error = match result {
                 Err(_) => return Err(stop(GatewayError::DeadlineExceeded { after: s.deadline })),
                 Ok(Ok(mut response)) => {
-                    deployment.state.success(started.elapsed());
+                    if deployment.state.success(started.elapsed()) {
+                        self.shared.events.recovered(&deployment);
+                    }
                     if let ReplyBody::Stream(sse) = &mut response.body {
                         if s.midstream_rescue {
                             let candidates = self.rescue_candidates(request, group, &deployment);
@@ -343,7 +355,9 @@ where
                         // Not a failure: the deployment said when to come back.
                         Some(after) => deployment.state.busy_until(now + after),
                         None => {
-                            deployment.state.failure(now, s.allowed_fails, s.cooldown);
+                            if deployment.state.failure(now, s.allowed_fails, s.cooldown) {
+                                self.shared.events.cooled(&deployment, s.cooldown).await;
+                            }
                         }
                     }
                     if retries >= s.num_retries {
@@ -371,11 +385,14 @@ where
                     }
                 }
                 Decision::Silent => {
-                    deployment.state.failure(now, s.allowed_fails, s.cooldown);
+                    if deployment.state.failure(now, s.allowed_fails, s.cooldown) {
+                        self.shared.events.cooled(&deployment, s.cooldown).await;
+                    }
                     excluded.push(deployment.id.clone());
                 }
                 Decision::Misconfigured => {
                     deployment.state.cool_down(now, s.cooldown);
+                    self.shared.events.cooled(&deployment, s.cooldown).await;
                     excluded.push(deployment.id.clone());
                 }
                 Decision::Fallback(kind) => {

@@ -36,6 +36,9 @@ pub struct DeploymentState {
     latency_us: AtomicU64,
     health: Mutex<Health>,
     cooldown_gauge: IntGauge,
+    /// Requests the whole fleet sent it this wall-clock minute (`state::deployments`), as
+    /// `(minute since the epoch, requests)`; 0 when replicas share nothing.
+    fleet_requests: Mutex<(u64, u64)>,
 }
 
 #[derive(Debug)]
@@ -83,6 +86,41 @@ impl DeploymentState {
                 busy_until: None,
             }),
             cooldown_gauge,
+            fleet_requests: Mutex::new((0, 0)),
+        }
+    }
+
+    /// Records what the fleet sent it in wall-clock minute `minute`.
+    pub fn set_fleet_requests(&self, minute: u64, requests: u64) {
+        *self.fleet_requests.lock() = (minute, requests);
+    }
+
+    fn fleet_requests(&self) -> u64 {
+        let (minute, n) = *self.fleet_requests.lock();
+        if minute == crate::state::deployments::wall_minute() {
+            n
+        } else {
+            0
+        }
+    }
+
+    /// Whether the next request would be its half-open probe.
+    pub fn probe_due(&self, now: Instant) -> bool {
+        let h = self.health.lock();
+        match h.circuit {
+            Circuit::Open { until } => now >= until,
+            Circuit::HalfOpen { probing } => !probing,
+            Circuit::Closed => false,
+        }
+    }
+
+    /// Another replica's probe succeeded: close the circuit.
+    pub fn recover(&self) {
+        let mut h = self.health.lock();
+        if h.circuit != Circuit::Closed {
+            h.circuit = Circuit::Closed;
+            h.failures.clear();
+            self.cooldown_gauge.set(0);
         }
     }
 
@@ -101,9 +139,10 @@ impl DeploymentState {
 
     /// Requests and tokens used in the current minute.
     pub fn usage(&self, now: Instant) -> (u64, u64) {
+        let fleet = self.fleet_requests();
         let mut h = self.health.lock();
         h.roll(now);
-        (h.requests, h.tokens)
+        (h.requests.max(fleet), h.tokens)
     }
 
     /// Whether it can take a request now, given its limits.
@@ -125,7 +164,8 @@ impl DeploymentState {
         }
         h.roll(now);
         let minute_end = h.window_start + MINUTE;
-        if rpm.is_some_and(|l| h.requests >= l) || tpm.is_some_and(|l| h.tokens >= l) {
+        let requests = h.requests.max(self.fleet_requests());
+        if rpm.is_some_and(|l| requests >= l) || tpm.is_some_and(|l| h.tokens >= l) {
             return Availability::AtLimit(minute_end);
         }
         Availability::Ready
@@ -144,10 +184,12 @@ impl DeploymentState {
         InFlightGuard(&self.in_flight)
     }
 
-    /// A successful attempt: closes the circuit and feeds the latency average.
-    pub fn success(&self, latency: Duration) {
+    /// A successful attempt: closes the circuit and feeds the latency average. Returns whether
+    /// this closed a circuit that was not closed (a probe succeeded).
+    pub fn success(&self, latency: Duration) -> bool {
         let mut h = self.health.lock();
-        if h.circuit != Circuit::Closed {
+        let recovered = h.circuit != Circuit::Closed;
+        if recovered {
             h.circuit = Circuit::Closed;
             h.failures.clear();
             self.cooldown_gauge.set(0);
@@ -161,6 +203,7 @@ impl DeploymentState {
             (old as f64 * (1.0 - EWMA_ALPHA) + sample as f64 * EWMA_ALPHA) as u64
         };
         self.latency_us.store(new.max(1), Ordering::Relaxed);
+        recovered
     }
 
     /// A failed attempt. More than `allowed_fails` in a minute (or any failure of a probe) cools

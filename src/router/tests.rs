@@ -105,7 +105,14 @@ async fn route(
         }
     });
     let models = Arc::new(ModelTable::new(vec![g.clone()]));
-    let router = RouterLayer::new(settings, Box::new(V1), models, metrics.router()).layer(inner);
+    let router = RouterLayer::new(
+        settings,
+        Box::new(V1),
+        models,
+        metrics.router(),
+        Arc::new(crate::state::deployments::Local),
+    )
+    .layer(inner);
     let started = Instant::now();
     let result = router.oneshot(request(g)).await.map(|r| r.attempts);
     let calls = *calls.lock();

@@ -1,10 +1,17 @@
 //! What replicas share (SPEC §10): one trait per kind of shared state, with the in-process and
 //! Redis implementations side by side.
 //!
+//! - [`cache`]: the response cache (`CacheStore`: moka in process, strings with a TTL in Redis).
+//! - [`deployments`]: cooldowns, the one probe after a cooldown, fleet request counts
+//!   (`DeploymentEvents`: nothing in process; keys, pub/sub and counters in Redis).
+//! - [`limits`]: per-key rpm/tpm (`LimitStore`: governor in process, a GCRA script in Redis).
 //! - [`redis`]: the process-wide Redis connection (timeout, circuit breaker, metrics) that every
 //!   Redis implementation uses.
 //! - [`spend`]: spend counters (SPEC §14), in process or in Redis.
 
+pub mod cache;
+pub mod deployments;
+pub mod limits;
 pub mod redis;
 pub mod spend;
 

@@ -165,11 +165,12 @@ async fn a_per_request_ttl_expires_the_entry() {
     let up = MockUpstream::start(ok_json(completion("m", "x"))).await;
     let gw = TestGateway::start(&openai_config("gpt", &up, CACHE)).await;
     let mut body = chat_body("gpt", false);
-    body["cache"] = json!({"ttl": 0.2});
+    // Long enough that the hit below lands inside it on a loaded 2-core machine.
+    body["cache"] = json!({"ttl": 2});
     assert_eq!(post(&gw, &body, &[]).await.1, "miss");
     assert_eq!(post(&gw, &body, &[]).await.1, "hit");
     // The entry's lifetime passing is the behaviour under test.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(post(&gw, &body, &[]).await.1, "miss");
 }
 

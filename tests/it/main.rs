@@ -13,6 +13,9 @@
 mod common;
 
 mod agent;
+mod agent_llama;
+mod agent_policy;
+mod agent_replay;
 mod auth;
 mod cache;
 mod chat;
@@ -20,13 +23,16 @@ mod config;
 mod errors;
 mod lifecycle;
 mod limits;
+mod litellm_configs;
 mod mcp;
 mod messages;
 mod metrics;
 mod providers;
+mod redis;
 mod rescue;
 mod router;
 mod secrets;
 mod spend;
 mod spend_fleet;
 mod streaming;
+mod wildcards;

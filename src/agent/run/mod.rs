@@ -1,23 +1,37 @@
 //! The agent loop (SPEC §9) as a plain async function over a `ModelCall`, so it is tested without
 //! HTTP. It must not fail the ways a naive loop does with small local models: tool calls written
-//! as text are run, unknown tools are explained, repeated calls stop the run, a blank answer gets
-//! one nudge and then the last tool output, roles stay valid, and every run is bounded.
+//! as text are run, an unreadable call gets one correction, unknown tools are explained, a call
+//! repeated after it worked is answered from its earlier result with an instruction to answer
+//! now, a blank answer gets one nudge, roles stay valid, every run is bounded (tools included),
+//! and a run that did not get an answer never claims it did.
 
-use std::{collections::HashMap, time::Duration};
+mod calls;
+mod reply;
 
-use futures_util::future::{BoxFuture, join_all};
+use std::{
+    collections::{HashMap, HashSet},
+    time::Duration,
+};
+
+use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::{
     envelope::{Envelope, RunMetrics, StoppedReason},
-    parse::tool_calls_in,
     tools::{CallContext, ToolOutput, Toolbox},
 };
-use crate::{error::GatewayError, openai::canonical::canonical};
+use crate::error::GatewayError;
 
 /// The nudge sent when the model answers blank after tools ran.
 pub const NUDGE: &str = "Please write your final answer to the user now, in plain text, based on the tool results above. Do not call any tool.";
+
+/// Sent after a call that repeats one that already worked (its earlier result is given back).
+pub const ANSWER_NOW: &str = "You already ran this exact call and its result is above. Do not call any tool again: answer the user now, in plain text, using that result.";
+
+/// The `tool` message of a call the run's deadline cut.
+pub const CUT_BY_DEADLINE: &str =
+    "The run's deadline passed before this tool finished; it was stopped.";
 
 /// One model call.
 pub trait ModelCall: Send + Sync {
@@ -27,7 +41,17 @@ pub trait ModelCall: Send + Sync {
         model: &'a str,
         messages: &'a [Value],
         tools: &'a [Value],
+        sampling: Sampling,
     ) -> BoxFuture<'a, Result<ModelReply, GatewayError>>;
+}
+
+/// The bounds of each model call.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sampling {
+    /// `max_tokens` of each call.
+    pub max_tokens: u32,
+    /// `temperature` of each call.
+    pub temperature: f64,
 }
 
 /// What the model answered.
@@ -37,6 +61,8 @@ pub struct ModelReply {
     pub content: String,
     /// Native tool calls.
     pub tool_calls: Vec<Call>,
+    /// Whether the reply was cut by `max_tokens` (`finish_reason: length`).
+    pub truncated: bool,
     /// Prompt tokens.
     pub prompt_tokens: u64,
     /// Completion tokens.
@@ -63,7 +89,7 @@ pub struct RunOptions {
     pub model: String,
     /// Model calls at most.
     pub max_iterations: u32,
-    /// Wall clock.
+    /// Wall clock, model and tool calls included.
     pub deadline: Duration,
     /// Prompt + completion tokens.
     pub token_budget: u64,
@@ -71,18 +97,41 @@ pub struct RunOptions {
     pub loop_threshold: u32,
     /// Model group used once when the model stalls.
     pub escalate_to: Option<String>,
+    /// `max_tokens` and `temperature` of each model call.
+    pub sampling: Sampling,
+    /// Whether a ```` ```python ```` block in a reply runs as an `exec_python` call.
+    pub run_code_blocks: bool,
 }
 
 /// One step, for the trace and the metrics.
 #[derive(Debug, Clone)]
 pub enum Step {
-    /// A model call.
+    /// A model call and what the model wrote.
     Model {
         iteration: u32,
         model: String,
-        tool_calls: usize,
-        text_chars: usize,
+        tools_offered: bool,
+        text: String,
+        native_calls: usize,
+        truncated: bool,
     },
+    /// A model call cut by its timeout (it counts as an iteration).
+    ModelTimeout {
+        iteration: u32,
+        model: String,
+        error: String,
+    },
+    /// Calls read from the model's text, and how they were written.
+    Parsed {
+        calls: Vec<Value>,
+        shape: Vec<String>,
+    },
+    /// A call to a known tool that could not be read.
+    ParseError { tool: String, error: String },
+    /// Something the gateway told the model (`blank`, `correction`, `answer_now`, `arguments`).
+    Nudge { kind: &'static str, message: String },
+    /// A call that repeats one that worked, answered from its earlier result.
+    Repeat { tool: String, arguments: Value },
     /// A tool call.
     Tool {
         name: String,
@@ -90,21 +139,40 @@ pub enum Step {
         ok: bool,
         millis: u64,
     },
+    /// Tool calls stopped by the run's deadline.
+    ToolsCut { calls: usize },
     /// The run escalated.
     Escalated { to: String },
     /// The run stopped.
     Stopped { reason: StoppedReason },
 }
 
+/// Why the next model call goes without tools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    /// The model answered blank after tools ran.
+    Nudge,
+    /// The model repeated a call that had worked.
+    AnswerNow,
+}
+
 struct State {
     messages: Vec<Value>,
     metrics: RunMetrics,
     model: String,
+    /// Times each call (tool + canonical arguments) was made.
     seen: HashMap<String, u32>,
-    last_output: Option<String>,
+    /// The result of each call that worked.
+    succeeded: HashMap<String, ToolOutput>,
+    last_output: Option<ToolOutput>,
+    last_ok_output: Option<ToolOutput>,
     last_text: Option<String>,
     nudged: bool,
-    nudge_pending: bool,
+    pending: Option<Pending>,
+    /// A correction was sent and no call has been read since.
+    corrected: bool,
+    /// Tools whose argument shape the model was told.
+    told_shape: HashSet<String>,
     call_ids: u32,
 }
 
@@ -128,10 +196,14 @@ pub async fn run(
         },
         model: options.model.clone(),
         seen: HashMap::new(),
+        succeeded: HashMap::new(),
         last_output: None,
+        last_ok_output: None,
         last_text: None,
         nudged: false,
-        nudge_pending: false,
+        pending: None,
+        corrected: false,
+        told_shape: HashSet::new(),
         call_ids: 0,
     };
     let stop = |st: State, reason: StoppedReason, answer: Option<String>, error: Option<String>| {
@@ -145,110 +217,133 @@ pub async fn run(
         if st.metrics.prompt_tokens + st.metrics.completion_tokens >= options.token_budget {
             return stop(st, StoppedReason::Budget, None, None);
         }
-        let tools: &[Value] = if st.nudge_pending { &[] } else { &specs };
+        let pending = st.pending;
+        let tools: &[Value] = if pending.is_some() { &[] } else { &specs };
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let reply =
-            match tokio::time::timeout(remaining, model.call(&st.model, &st.messages, tools)).await
-            {
-                Err(_) => return stop(st, StoppedReason::Deadline, None, None),
-                Ok(Err(e)) => return stop(st, StoppedReason::Error, None, Some(e.to_string())),
-                Ok(Ok(reply)) => reply,
-            };
-        let nudged_now = std::mem::take(&mut st.nudge_pending);
+        let call = model.call(&st.model, &st.messages, tools, options.sampling);
+        let reply = match tokio::time::timeout(remaining, call).await {
+            Err(_) => return stop(st, StoppedReason::Deadline, None, None),
+            Ok(Err(e)) if cut_by_timeout(&e) => {
+                // A runaway generation cut by its timeout: it used up an iteration, not the run.
+                st.metrics.iterations += 1;
+                observe(&Step::ModelTimeout {
+                    iteration: st.metrics.iterations,
+                    model: st.model.clone(),
+                    error: e.to_string(),
+                });
+                continue;
+            }
+            Ok(Err(e)) => return stop(st, StoppedReason::Error, None, Some(e.to_string())),
+            Ok(Ok(reply)) => reply,
+        };
+        st.pending = None;
         st.metrics.iterations += 1;
         st.metrics.prompt_tokens += reply.prompt_tokens;
         st.metrics.completion_tokens += reply.completion_tokens;
         st.metrics.cost_micros += reply.cost_micros;
         st.metrics.used_model = st.model.clone();
-        let (calls, text) = match (reply.tool_calls.is_empty(), nudged_now) {
-            (false, _) => (reply.tool_calls, reply.content),
-            (true, false) => {
-                let (found, rest) = tool_calls_in(&reply.content, &|n| toolbox.knows(n));
-                let calls = found
-                    .into_iter()
-                    .map(|c| Call {
-                        id: st.next_id(),
-                        name: c.name,
-                        arguments: c.arguments,
-                    })
-                    .collect();
-                (calls, rest)
-            }
-            (true, true) => (Vec::new(), reply.content),
-        };
         observe(&Step::Model {
             iteration: st.metrics.iterations,
             model: st.model.clone(),
-            tool_calls: calls.len(),
-            text_chars: text.len(),
+            tools_offered: !tools.is_empty(),
+            text: reply.content.clone(),
+            native_calls: reply.tool_calls.len(),
+            truncated: reply.truncated,
         });
-        if !text.trim().is_empty() {
-            st.last_text = Some(text.clone());
+        let code_blocks = options.run_code_blocks && pending.is_none();
+        let read = reply::read(&reply, toolbox, code_blocks, &mut || st.next_id());
+        if !read.shape.is_empty() {
+            observe(&Step::Parsed {
+                calls: read
+                    .calls
+                    .iter()
+                    .map(|c| json!({"name": c.name, "arguments": c.arguments}))
+                    .collect(),
+                shape: read.shape.clone(),
+            });
         }
-        if calls.is_empty() {
-            if !text.trim().is_empty() {
-                st.messages
-                    .push(json!({"role": "assistant", "content": text}));
-                return stop(st, StoppedReason::Final, Some(text), None);
+        if let Some(a) = &read.attempt {
+            observe(&Step::ParseError {
+                tool: a.tool.clone(),
+                error: a.error.clone(),
+            });
+        }
+        let answer = read.calls.is_empty() && read.attempt.is_none();
+        if answer && !read.text.is_empty() {
+            // Only prose: the final answer.
+            st.messages
+                .push(json!({"role": "assistant", "content": read.text}));
+            return stop(st, StoppedReason::Final, Some(read.text), None);
+        }
+        if let Some(pending) = pending {
+            // A turn without tools that did not answer: the model stalls.
+            if st.escalate(options, observe) {
+                continue;
             }
+            return match (pending, answer) {
+                (Pending::AnswerNow, false) => stop(st, StoppedReason::LoopDetected, None, None),
+                _ => st.blank_end(stop),
+            };
+        }
+        if let Some(attempt) = read.attempt {
+            if !st.corrected {
+                // One sentence on what was wrong, and one more try.
+                st.corrected = true;
+                let message = reply::correction(&attempt, toolbox);
+                observe(&Step::Nudge {
+                    kind: "correction",
+                    message: message.clone(),
+                });
+                st.messages
+                    .push(json!({"role": "assistant", "content": reply.content}));
+                st.messages
+                    .push(json!({"role": "user", "content": message}));
+                continue;
+            }
+            if st.escalate(options, observe) {
+                continue;
+            }
+            let error = format!(
+                "the model's call to `{}` could not be read: {}",
+                attempt.tool, attempt.error
+            );
+            return match st.best_output() {
+                Some(_) => stop(st, StoppedReason::ToolOutput, None, None),
+                None => stop(st, StoppedReason::Error, None, Some(error)),
+            };
+        }
+        if read.calls.is_empty() {
             // A blank answer: one nudge without tools, then (a stall) escalate, then the last tool output.
             if !st.nudged {
                 st.nudged = true;
-                st.nudge_pending = true;
+                st.pending = Some(Pending::Nudge);
+                observe(&Step::Nudge {
+                    kind: "blank",
+                    message: NUDGE.into(),
+                });
                 st.messages.push(json!({"role": "user", "content": NUDGE}));
                 continue;
             }
             if st.escalate(options, observe) {
                 continue;
             }
-            return match st.last_output.clone() {
-                Some(output) => stop(st, StoppedReason::ToolOutput, Some(output), None),
-                None => stop(
-                    st,
-                    StoppedReason::Error,
-                    None,
-                    Some("the model returned an empty answer".into()),
-                ),
-            };
+            return st.blank_end(stop);
         }
-        // The assistant turn that calls the tools, then one `tool` message per call, in order.
-        let wire: Vec<Value> = calls
-            .iter()
-            .map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": arguments_text(&c.arguments)}}))
-            .collect();
-        let content = if text.trim().is_empty() {
-            Value::Null
-        } else {
-            Value::String(text)
-        };
-        st.messages
-            .push(json!({"role": "assistant", "content": content, "tool_calls": wire}));
-        let mut looping = false;
-        for c in &calls {
-            let name = toolbox
-                .find(&c.name)
-                .map_or(c.name.as_str(), |t| t.spec().name.as_str());
-            let key = format!("{name}\u{0}{}", canonical(c.arguments.clone()));
-            let count = st.seen.entry(key).or_default();
-            *count += 1;
-            looping |= *count >= options.loop_threshold;
+        st.corrected = false;
+        if !read.text.is_empty() {
+            st.last_text = Some(read.text.clone());
         }
-        let outputs = join_all(
-            calls
-                .iter()
-                .map(|c| call_tool(toolbox, c, context, observe)),
-        )
-        .await;
-        st.metrics.tool_calls += u32::try_from(calls.len()).unwrap_or(u32::MAX);
-        for (c, out) in calls.iter().zip(outputs) {
-            if !out.content.trim().is_empty() {
-                st.last_output = Some(out.content.clone());
+        match st
+            .call_tools(toolbox, context, options, read, deadline, observe)
+            .await
+        {
+            calls::Called::Continue => {}
+            calls::Called::Cut => return stop(st, StoppedReason::Deadline, None, None),
+            calls::Called::Looping => {
+                if !st.escalate(options, observe) {
+                    return stop(st, StoppedReason::LoopDetected, None, None);
+                }
             }
-            st.messages
-                .push(json!({"role": "tool", "tool_call_id": c.id, "content": out.content}));
-        }
-        if looping && !st.escalate(options, observe) {
-            return stop(st, StoppedReason::LoopDetected, None, None);
         }
     }
 }
@@ -257,6 +352,27 @@ impl State {
     fn next_id(&mut self) -> String {
         self.call_ids += 1;
         format!("call_text_{}", self.call_ids)
+    }
+
+    /// The output that best answers the user: the last that worked, else the last.
+    fn best_output(&self) -> Option<&ToolOutput> {
+        self.last_ok_output.as_ref().or(self.last_output.as_ref())
+    }
+
+    /// The end of a run whose model stays blank: the last tool output, or an error.
+    fn blank_end(
+        self,
+        stop: impl FnOnce(State, StoppedReason, Option<String>, Option<String>) -> Envelope,
+    ) -> Envelope {
+        match self.best_output() {
+            Some(_) => stop(self, StoppedReason::ToolOutput, None, None),
+            None => stop(
+                self,
+                StoppedReason::Error,
+                None,
+                Some("the model returned an empty answer".into()),
+            ),
+        }
     }
 
     /// Switches to `escalate_to` once, when the model stalls. Returns whether it did.
@@ -268,6 +384,16 @@ impl State {
                 self.model = to.clone();
                 self.seen.clear();
                 self.nudged = false;
+                self.corrected = false;
+                // The bigger model starts from a user turn, so roles stay valid.
+                if self
+                    .messages
+                    .last()
+                    .is_some_and(|m| m["role"] == "assistant")
+                {
+                    self.messages
+                        .push(json!({"role": "user", "content": NUDGE}));
+                }
                 true
             }
             _ => false,
@@ -275,48 +401,18 @@ impl State {
     }
 }
 
-async fn call_tool(
-    toolbox: &Toolbox,
-    call: &Call,
-    context: &CallContext,
-    observe: &(dyn Fn(&Step) + Sync),
-) -> ToolOutput {
-    let started = Instant::now();
-    let (out, known) = match toolbox.find(&call.name) {
-        Some(tool) => (tool.call(call.arguments.clone(), context).await, true),
-        None => {
-            let names = toolbox.names().join(", ");
-            let message = format!(
-                "Unknown tool `{}`. The available tools are: {names}. Call one of them by its exact name.",
-                call.name
-            );
-            (ToolOutput::error(message), false)
-        }
-    };
-    let name = if known {
-        toolbox
-            .find(&call.name)
-            .map_or(call.name.clone(), |t| t.spec().name.clone())
-    } else {
-        call.name.clone()
-    };
-    observe(&Step::Tool {
-        name,
-        known,
-        ok: out.ok,
-        millis: started.elapsed().as_millis() as u64,
-    });
-    out
+/// Whether a model call failed because its own timeout cut it (not the run's deadline).
+fn cut_by_timeout(e: &GatewayError) -> bool {
+    matches!(
+        e,
+        GatewayError::UpstreamTimeout { .. } | GatewayError::DeadlineExceeded { .. }
+    )
 }
 
-/// Arguments as the OpenAI wire format carries them: a JSON string.
-fn arguments_text(arguments: &Value) -> String {
-    match arguments {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
+/// The envelope. `answer` is the model's final text; without one, the answer is the best the
+/// transcript holds — a tool's result in plain words (its stdout, or its exit code and stderr),
+/// else the last text — and it is `ok` only when it is a real answer: a final text, or the output
+/// of a tool call that worked.
 fn finish(
     st: State,
     reason: StoppedReason,
@@ -324,14 +420,16 @@ fn finish(
     error: Option<String>,
     started: Instant,
 ) -> Envelope {
-    let final_answer = answer
-        .or_else(|| st.last_text.clone())
-        .or_else(|| st.last_output.clone())
-        .unwrap_or_default();
+    let (final_answer, real) = match (answer, st.best_output(), &st.last_text) {
+        (Some(text), _, _) => (text, true),
+        (None, Some(out), _) => (out.plain(), out.ok),
+        (None, None, Some(text)) => (text.clone(), false),
+        (None, None, None) => (String::new(), false),
+    };
     let mut metrics = st.metrics;
     metrics.duration_ms = started.elapsed().as_millis() as u64;
     Envelope {
-        ok: reason.can_be_ok() && !final_answer.trim().is_empty(),
+        ok: reason.can_be_ok() && real && !final_answer.trim().is_empty(),
         final_answer,
         stopped_reason: reason,
         messages: st.messages,

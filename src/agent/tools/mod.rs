@@ -72,6 +72,57 @@ impl ToolOutput {
             ok: false,
         }
     }
+
+    /// The result in plain words, for a user: an exec tool's stdout (or its exit code and stderr
+    /// when it failed), a tool host's `result` (or its `error`); other content as it is.
+    pub fn plain(&self) -> String {
+        let Ok(Value::Object(m)) = serde_json::from_str::<Value>(&self.content) else {
+            return self.content.trim().to_owned();
+        };
+        let text = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("").trim();
+        if let Some(rc) = m.get("rc").and_then(Value::as_i64)
+            && m.contains_key("stdout")
+        {
+            let timed_out = m.get("timed_out").and_then(Value::as_bool) == Some(true);
+            return match (rc, timed_out, text("stderr")) {
+                (_, true, _) => format!(
+                    "The program was stopped at its time limit.{}",
+                    said("Its output so far", text("stdout"))
+                ),
+                (0, false, _) => text("stdout").to_owned(),
+                (rc, false, "") => format!("The program failed with exit code {rc}."),
+                (rc, false, stderr) => {
+                    format!("The program failed with exit code {rc}: {}", tail(stderr))
+                }
+            };
+        }
+        match (
+            m.get("ok").and_then(Value::as_bool),
+            m.get("result"),
+            m.get("error"),
+        ) {
+            (Some(true), Some(Value::String(s)), _) => s.trim().to_owned(),
+            (Some(true), Some(v), _) => v.to_string(),
+            (Some(false), _, Some(Value::String(e))) => format!("The tool failed: {e}"),
+            _ => self.content.trim().to_owned(),
+        }
+    }
+}
+
+fn said(what: &str, text: &str) -> String {
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!(" {what}: {}", tail(text))
+    }
+}
+
+/// The last 2,000 characters of `text` (the end of a traceback says what went wrong).
+fn tail(text: &str) -> &str {
+    let skip = text.chars().count().saturating_sub(2000);
+    text.char_indices()
+        .nth(skip)
+        .map_or(text, |(i, _)| &text[i..])
 }
 
 // === impl Toolbox ===
@@ -107,6 +158,18 @@ impl Toolbox {
     /// Whether `name` is a tool or an alias of one.
     pub fn knows(&self, name: &str) -> bool {
         self.find(name).is_some()
+    }
+
+    /// Every name a call may use: the tools' names and the aliases of tools in this box.
+    pub fn call_names(&self) -> Vec<&str> {
+        let mut names = self.names();
+        names.extend(
+            self.aliases
+                .iter()
+                .filter(|(_, to)| self.tools.iter().any(|t| t.spec().name == **to))
+                .map(|(alias, _)| alias.as_str()),
+        );
+        names
     }
 
     /// The real tool names.

@@ -32,6 +32,11 @@ impl CacheKey {
         self.0.len()
     }
 
+    /// The key's bytes (tenant, endpoint, group, canonical body).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
     /// Whether it is empty (never, for a built key).
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

@@ -1,4 +1,5 @@
-//! `CacheLayer` (SPEC §7): exact-match response cache. A hit is served as JSON or replayed as SSE
+//! `CacheLayer` (SPEC §7): exact-match response cache (entries in process or in Redis:
+//! `state::cache`). A hit is served as JSON or replayed as SSE
 //! according to the request; a miss goes upstream, and its 200 answer (a stream as the assembled
 //! completion) is stored. Concurrent identical requests while a miss is in flight wait for that
 //! one upstream call instead of each calling upstream.
@@ -7,7 +8,6 @@
 //! `no-store` skips storing, `cache: {"ttl": N}` sets the entry's lifetime.
 
 mod key;
-mod store;
 
 use std::{
     collections::HashMap,
@@ -26,14 +26,15 @@ use serde::Deserialize;
 use tokio::sync::watch;
 use tower::{Layer, Service};
 
+pub use crate::state::cache::{CacheStore, Local, RedisCache};
 pub use key::{CacheKey, key};
-pub use store::{CacheStore, Local};
 
 use crate::{
     config::CacheSettings,
     error::GatewayError,
     proxy::{Endpoint, ProxyRequest, ProxyResponse, ReplyBody},
     sse::{SseBody, replay},
+    state::redis::Redis,
 };
 
 /// Wires [`Cache`].
@@ -88,9 +89,19 @@ struct Leader {
 
 impl CacheLayer {
     /// The cache for `settings`; `deadline` bounds how long a request waits on another's miss.
-    pub fn new(settings: &CacheSettings, deadline: Duration, results: IntCounterVec) -> Self {
+    /// Entries live in `redis` when given (`cache_params.type: redis`), else in process.
+    pub fn new(
+        settings: &CacheSettings,
+        deadline: Duration,
+        results: IntCounterVec,
+        redis: Option<&Redis>,
+    ) -> Self {
+        let store: Arc<dyn CacheStore> = match redis.filter(|_| settings.kind == "redis") {
+            Some(redis) => Arc::new(RedisCache::new(redis.clone(), settings.max_bytes)),
+            None => Arc::new(Local::new(settings.max_bytes)),
+        };
         let shared = Shared {
-            store: Arc::new(Local::new(settings.max_bytes)),
+            store,
             ttl: settings.ttl,
             shared_across_keys: settings.shared_across_keys,
             deadline,

@@ -27,6 +27,7 @@ use crate::{
     openai::{JsonBody, Rewrite},
     proxy::{Endpoint, ProxyRequest},
     upstream::{self, HttpClient},
+    wildcard,
 };
 
 /// The API version the translation is written against.
@@ -103,7 +104,8 @@ impl Provider for Anthropic {
             return Box::pin(async move { Err(e) });
         }
         let stream = request.view.stream;
-        let body = request::translate(&request.body, &self.model, stream);
+        let model = wildcard::upstream_model(&self.model, &request.group.name, &request.view.model);
+        let body = request::translate(&request.body, &model, stream);
         let mut builder = Request::builder()
             .method(Method::POST)
             .uri(self.messages.clone())

@@ -15,6 +15,8 @@
 //!   `op` is a short static name (`limits.admit`, `cache.get`, …): it is a metric label.
 //!   A [`RedisError`] means "do without Redis this time": callers fall back to their in-process
 //!   state (or refuse, under [`OnFailure::Deny`]) and never fail the request for it.
+//! - [`Redis::subscribe`]`(channel)`: a dedicated pub/sub connection's message stream (ends when
+//!   the connection is lost; resubscribe and re-read what may have been missed).
 //! - [`Redis::is_up`] / [`Redis::watch_up`]: the degraded signal (also `switchyard_redis_up`).
 //!   Up after a successful call or ping; down when the breaker opens (3 failures in a row) or
 //!   the background ping (every second) fails. [`Redis::warn_degraded`] logs at most once a
@@ -307,6 +309,26 @@ impl Redis {
             invocation.invoke_async(&mut conn).await
         })
         .await
+    }
+
+    /// A dedicated pub/sub connection subscribed to `channel` (connect and subscribe bounded by
+    /// the timeout, through the breaker). The stream ends when the connection is lost: callers
+    /// resubscribe, and re-read what they may have missed.
+    pub async fn subscribe(&self, channel: &str) -> Result<redis::aio::PubSubStream, RedisError> {
+        let client = self.inner.client.clone();
+        let channel = channel.to_owned();
+        let connect = async move {
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.subscribe(&channel).await?;
+            Ok(pubsub.into_on_message())
+        };
+        // The connect may take longer than one command: allow it a few timeouts' worth.
+        let deadline = self.inner.settings.timeout.max(Duration::from_millis(500)) * 2;
+        match tokio::time::timeout(deadline, connect).await {
+            Ok(Ok(stream)) => Ok(stream),
+            Ok(Err(e)) => Err(RedisError::from_redis(e)),
+            Err(_) => Err(RedisError::Timeout(deadline)),
+        }
     }
 
     /// Runs `call` on a connection, bounded by the timeout, through the breaker, measured.

@@ -13,12 +13,17 @@ use serde_json::{Value, json};
 use super::*;
 use crate::agent::tools::{Tool, ToolSpec};
 
+mod policy;
+
 /// A model that answers from a script (the last answer repeats) and records what it was sent.
 struct Scripted {
     answers: Mutex<VecDeque<ModelReply>>,
     last: Mutex<ModelReply>,
     seen: Mutex<Vec<(String, usize, usize)>>, // (model, messages, tools)
+    sampling: Mutex<Vec<Sampling>>,
     delay: Duration,
+    /// The first calls fail as cut by their timeout.
+    timeouts: Mutex<u32>,
 }
 
 fn text(t: &str) -> ModelReply {
@@ -48,7 +53,9 @@ fn scripted(answers: Vec<ModelReply>) -> Scripted {
         last: Mutex::new(answers.last().cloned().unwrap_or_default()),
         answers: Mutex::new(answers.into()),
         seen: Mutex::new(Vec::new()),
+        sampling: Mutex::new(Vec::new()),
         delay: Duration::ZERO,
+        timeouts: Mutex::new(0),
     }
 }
 
@@ -58,10 +65,24 @@ impl ModelCall for Scripted {
         model: &'a str,
         messages: &'a [Value],
         tools: &'a [Value],
+        sampling: Sampling,
     ) -> BoxFuture<'a, Result<ModelReply, GatewayError>> {
         self.seen
             .lock()
             .push((model.to_owned(), messages.len(), tools.len()));
+        self.sampling.lock().push(sampling);
+        {
+            let mut t = self.timeouts.lock();
+            if *t > 0 {
+                *t -= 1;
+                return Box::pin(async {
+                    Err(GatewayError::UpstreamTimeout {
+                        deployment: "small-1".into(),
+                        after: Duration::from_secs(30),
+                    })
+                });
+            }
+        }
         let next = self
             .answers
             .lock()
@@ -123,6 +144,11 @@ fn options() -> RunOptions {
         token_budget: 200_000,
         loop_threshold: 3,
         escalate_to: None,
+        sampling: Sampling {
+            max_tokens: 1024,
+            temperature: 0.2,
+        },
+        run_code_blocks: false,
     }
 }
 
