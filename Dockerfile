@@ -34,7 +34,13 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 
 # --- runtime -----------------------------------------------------------------------------------
 FROM ${RUNTIME_IMAGE}
-# TLS roots are compiled in (webpki-roots): no ca-certificates, no curl, nothing installed.
+# TLS roots are compiled in (webpki-roots): no ca-certificates, no curl. Installed: bubblewrap, the
+# exec tools' sandbox (docs/sandbox.md; the container then needs namespaces allowed, e.g.
+# `--security-opt seccomp=unconfined --security-opt apparmor=unconfined`, only if exec tools are
+# enabled), and python3 for exec_python. prlimit (util-linux) is in the base image.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends bubblewrap python3 \
+    && rm -rf /var/lib/apt/lists/*
 RUN groupadd --gid 10001 switchyard \
     && useradd --uid 10001 --gid switchyard --no-create-home \
        --home-dir /nonexistent --shell /usr/sbin/nologin switchyard

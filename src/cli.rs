@@ -4,7 +4,7 @@ use std::{fmt::Write as _, path::PathBuf};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::config::Config;
+use crate::{agent::tools::exec::Sandbox, config::Config};
 
 /// switchyard: an OpenAI-compatible LLM gateway.
 #[derive(Debug, Parser)]
@@ -30,7 +30,8 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Validate the config and print the resolved model table.
+    /// Validate the config, print the resolved model table and, when exec tools are enabled,
+    /// which sandbox protections hold on this host.
     Check,
 }
 
@@ -116,6 +117,38 @@ pub fn model_table(config: &Config) -> String {
         let _ = writeln!(out, "{line}");
     }
     out
+}
+
+/// For each enabled exec tool, the sandbox protections that hold on this host (establishing a
+/// sandbox once to find out), or why the tool is refused. `false` when a tool is refused.
+pub fn sandbox_report(config: &Config) -> (String, bool) {
+    let agent = &config.agent;
+    let enabled: Vec<_> = [
+        ("exec_python", agent.exec_python.as_ref()),
+        ("exec_shell", agent.exec_shell.as_ref()),
+    ]
+    .into_iter()
+    .filter_map(|(name, s)| Some((name, s?)))
+    .collect();
+    if enabled.is_empty() {
+        return (String::new(), true);
+    }
+    let mut out = String::new();
+    let sandbox = Sandbox::establish(&agent.sandbox);
+    for (name, settings) in enabled {
+        match &sandbox {
+            Ok(sandbox) => {
+                let _ = writeln!(out, "\n{name}: enabled, sandboxed");
+                for (what, how) in sandbox.protections(settings) {
+                    let _ = writeln!(out, "  {what:<11} {how}");
+                }
+            }
+            Err(e) => {
+                let _ = writeln!(out, "\n{name}: REFUSED on this host: {e}");
+            }
+        }
+    }
+    (out, sandbox.is_ok())
 }
 
 /// What the columns of the model table mean, for someone reading it for the first time.

@@ -4,7 +4,7 @@ use std::{net::SocketAddr, process::ExitCode, sync::Arc};
 
 use clap::Parser;
 use switchyard::{
-    cli::{Cli, Command, LogFormat, model_table},
+    cli::{Cli, Command, LogFormat, model_table, sandbox_report},
     config::{self, ProcessEnv},
     server::{self, Gateway},
 };
@@ -51,6 +51,12 @@ fn check(cli: &Cli) -> ExitCode {
             }
             print!("{}", model_table(&config));
             println!("{}", switchyard::state::describe(&config));
+            let (sandbox, sandboxed) = sandbox_report(&config);
+            print!("{sandbox}");
+            if !sandboxed {
+                eprintln!("error: an enabled exec tool cannot be sandboxed on this host");
+                return ExitCode::FAILURE;
+            }
             println!(
                 "config OK: {} ({} deployments)",
                 config.origin,
@@ -66,6 +72,9 @@ fn check(cli: &Cli) -> ExitCode {
 }
 
 fn serve(cli: Cli) -> anyhow::Result<()> {
+    // No core dumps and no /proc/<pid>/{environ,mem,...} for other processes of this user, and no
+    // ptrace by them: the keys in this process stay in it (SPEC §15).
+    nix::sys::prctl::set_dumpable(false)?;
     let (config, warnings) = config::load(cli.config.as_deref(), &ProcessEnv)?;
     for w in &warnings {
         tracing::warn!("{w}");

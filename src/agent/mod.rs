@@ -25,7 +25,10 @@ use tokio::sync::OnceCell;
 pub use envelope::{Envelope, StoppedReason};
 use model::StackModel;
 use run::{RunOptions, Step};
-use tools::{CallContext, Tool, Toolbox, exec::Exec};
+use tools::{
+    CallContext, Tool, Toolbox,
+    exec::{Established, Exec, Sandbox},
+};
 
 use crate::{
     config::AgentSettings, middleware::auth::Identity, proxy::RequestId, runtime::Runtime,
@@ -37,6 +40,8 @@ pub struct Agent {
     settings: AgentSettings,
     client: HttpClient,
     toolbox: OnceCell<Toolbox>,
+    /// The exec tools' sandbox, established at start when one of them is enabled.
+    sandbox: Option<Established>,
     runs: IntCounterVec,
     tool_calls: IntCounterVec,
     trace: Option<Mutex<std::fs::File>>,
@@ -83,22 +88,42 @@ pub struct RunRequest {
 // === impl Agent ===
 
 impl Agent {
-    /// The agent for `settings`; exec tools enabled in config get a loud warning.
+    /// The agent for `settings`. When an exec tool is enabled, its sandbox is established now
+    /// (a loud warning says what holds), or the tool is refused (an error says why).
     pub fn new(
         settings: AgentSettings,
         client: HttpClient,
         runs: IntCounterVec,
         tool_calls: IntCounterVec,
     ) -> Self {
-        for (name, enabled) in [
-            ("exec_python", settings.exec_python.is_some()),
-            ("exec_shell", settings.exec_shell.is_some()),
-        ] {
-            if enabled {
-                tracing::warn!(
+        let enabled: Vec<_> = [
+            ("exec_python", settings.exec_python.as_ref()),
+            ("exec_shell", settings.exec_shell.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(name, s)| Some((name, s?)))
+        .collect();
+        let sandbox =
+            (!enabled.is_empty()).then(|| Sandbox::establish(&settings.sandbox).map(Arc::new));
+        for (name, exec) in &enabled {
+            match &sandbox {
+                Some(Ok(sandbox)) => {
+                    let holds: Vec<String> = sandbox
+                        .protections(exec)
+                        .into_iter()
+                        .map(|(what, how)| format!("{what}: {how}"))
+                        .collect();
+                    tracing::warn!(
+                        tool = name,
+                        "agent tool {name} is ENABLED: models can run programs on this host, in a sandbox ({})",
+                        holds.join("; ")
+                    );
+                }
+                Some(Err(e)) => tracing::error!(
                     tool = name,
-                    "agent tool {name} is ENABLED: models can run programs on this host (sandboxed: rlimits, empty env, timeout)"
-                );
+                    "agent tool {name} is REFUSED (every call fails): {e}"
+                ),
+                None => {}
             }
         }
         let trace = settings.trace_path.as_ref().and_then(|p| {
@@ -114,6 +139,7 @@ impl Agent {
             settings,
             client,
             toolbox: OnceCell::new(),
+            sandbox,
             runs,
             tool_calls,
             trace,
@@ -125,11 +151,11 @@ impl Agent {
         self.toolbox
             .get_or_init(|| async {
                 let mut tools: Vec<Arc<dyn Tool>> = Vec::new();
-                if let Some(s) = &self.settings.exec_python {
-                    tools.push(Arc::new(Exec::python(s.clone())));
+                if let (Some(s), Some(sandbox)) = (&self.settings.exec_python, &self.sandbox) {
+                    tools.push(Arc::new(Exec::python(s.clone(), sandbox.clone())));
                 }
-                if let Some(s) = &self.settings.exec_shell {
-                    tools.push(Arc::new(Exec::shell(s.clone())));
+                if let (Some(s), Some(sandbox)) = (&self.settings.exec_shell, &self.sandbox) {
+                    tools.push(Arc::new(Exec::shell(s.clone(), sandbox.clone())));
                 }
                 for host in &self.settings.http_tools {
                     match tools::http::discover(host, &self.client).await {

@@ -26,6 +26,7 @@ pub(crate) struct RawAgent {
     temperature: Option<f64>,
     run_code_blocks: bool,
     tools: RawTools,
+    sandbox: RawSandbox,
     http_tools: Vec<RawHttpTool>,
     mcp_servers: Vec<RawMcpServer>,
 }
@@ -48,7 +49,27 @@ struct RawExec {
     max_output_bytes: Option<usize>,
     #[serde(default, deserialize_with = "super::yaml11::opt_int")]
     memory_mb: Option<u64>,
+    max_processes: Option<u32>,
+    network: bool,
     allow: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawSandbox {
+    user: Option<IdSpec>,
+    group: Option<IdSpec>,
+    uids: Option<u32>,
+}
+
+/// A user or group: a name or a numeric id.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum IdSpec {
+    /// A numeric id.
+    Id(u32),
+    /// A name looked up in the system's user or group database.
+    Name(String),
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,6 +120,8 @@ pub struct AgentSettings {
     pub exec_python: Option<ExecSettings>,
     /// `exec_shell`, when enabled.
     pub exec_shell: Option<ExecSettings>,
+    /// Who runs the exec tools (SPEC §15).
+    pub sandbox: SandboxSettings,
     /// HTTP tool hosts.
     pub http_tools: Vec<HttpToolSettings>,
     /// MCP servers.
@@ -112,10 +135,38 @@ pub struct ExecSettings {
     pub timeout: Duration,
     /// Cap on captured stdout and on stderr.
     pub max_output_bytes: usize,
-    /// Address-space limit.
+    /// Address-space limit, per process.
     pub memory_mb: u64,
+    /// Processes (and threads) the program may have at once.
+    pub max_processes: u32,
+    /// Whether the program shares the host's network (off: its own empty network namespace).
+    pub network: bool,
     /// `exec_shell`: the programs it may run.
     pub allow: Vec<String>,
+}
+
+/// `switchyard_settings.agent.sandbox`: the user the exec tools run as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxSettings {
+    /// The user to drop to (default when the gateway runs as root: `nobody`, else none: the
+    /// gateway's own user inside a user namespace).
+    pub user: Option<IdSpec>,
+    /// Its group (default: the user's primary group, or the gid equal to a numeric uid).
+    pub group: Option<IdSpec>,
+    /// With more than 1 (as root), each call runs as a uid of its own from `user`'s uid on
+    /// (`uid .. uid + uids`), so that calls never share a process budget; at most `uids` calls
+    /// run at once, the others wait.
+    pub uids: u32,
+}
+
+impl Default for SandboxSettings {
+    fn default() -> Self {
+        Self {
+            user: None,
+            group: None,
+            uids: 1,
+        }
+    }
 }
 
 /// An HTTP tool host.
@@ -164,6 +215,7 @@ impl Default for AgentSettings {
             run_code_blocks: false,
             exec_python: None,
             exec_shell: None,
+            sandbox: SandboxSettings::default(),
             http_tools: Vec::new(),
             mcp_servers: Vec::new(),
         }
@@ -203,6 +255,8 @@ pub(crate) fn resolve(
                 )?,
                 max_output_bytes: raw.max_output_bytes.unwrap_or(65_536).clamp(256, 16 << 20),
                 memory_mb: raw.memory_mb.unwrap_or(512).clamp(16, 1 << 20),
+                max_processes: raw.max_processes.unwrap_or(64).clamp(1, 4096),
+                network: raw.network,
                 allow: raw.allow,
             }))
         };
@@ -284,6 +338,11 @@ pub(crate) fn resolve(
         run_code_blocks: raw.run_code_blocks,
         exec_python: exec("exec_python", raw.tools.exec_python)?,
         exec_shell: exec("exec_shell", raw.tools.exec_shell)?,
+        sandbox: SandboxSettings {
+            user: raw.sandbox.user,
+            group: raw.sandbox.group,
+            uids: raw.sandbox.uids.unwrap_or(1).clamp(1, 65_536),
+        },
         http_tools,
         mcp_servers,
     })

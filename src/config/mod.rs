@@ -12,7 +12,10 @@ mod yaml11;
 
 use std::{collections::HashMap, fmt, path::Path, sync::Arc, time::Duration};
 
-pub use agent::{AgentSettings, ExecSettings, HttpToolSettings, McpServerSettings, McpTransport};
+pub use agent::{
+    AgentSettings, ExecSettings, HttpToolSettings, IdSpec, McpServerSettings, McpTransport,
+    SandboxSettings,
+};
 pub use env::{Env, ProcessEnv};
 
 use crate::{pricing::PriceTable, providers::ProviderKind, secret::Secret};

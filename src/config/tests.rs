@@ -211,3 +211,26 @@ fn the_embedded_default_loads_without_warnings() {
             .all(|d| d.provider == crate::providers::ProviderKind::Mock)
     );
 }
+
+#[test]
+fn the_exec_sandbox_settings_resolve_with_defaults() {
+    let (c, w) = ok(&format!(
+        "{ONE}switchyard_settings:\n  agent:\n    tools: {{ exec_python: {{ enabled: true }}, exec_shell: {{ enabled: true, network: true, max_processes: 8 }} }}\n"
+    ));
+    assert!(w.is_empty(), "{w:?}");
+    let (py, sh) = (c.agent.exec_python.unwrap(), c.agent.exec_shell.unwrap());
+    assert_eq!((py.network, py.max_processes), (false, 64));
+    assert_eq!((sh.network, sh.max_processes), (true, 8));
+    assert_eq!(c.agent.sandbox, SandboxSettings::default());
+    for (user, want) in [
+        ("nobody", IdSpec::Name("nobody".into())),
+        ("61000", IdSpec::Id(61_000)),
+    ] {
+        let (c, _) = ok(&format!(
+            "{ONE}switchyard_settings:\n  agent:\n    sandbox: {{ user: {user}, group: nogroup, uids: 8 }}\n"
+        ));
+        assert_eq!(c.agent.sandbox.user, Some(want));
+        assert_eq!(c.agent.sandbox.uids, 8);
+        assert_eq!(c.agent.sandbox.group, Some(IdSpec::Name("nogroup".into())));
+    }
+}

@@ -78,6 +78,7 @@ fn the_litellm_fixture_loads_with_warnings() {
         .env("OPENAI_API_KEY", "a")
         .env("AZURE_API_BASE", "https://x.openai.azure.com")
         .env("AZURE_API_KEY", "b")
+        .env("REDIS_HOST", "127.0.0.1")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -86,4 +87,50 @@ fn the_litellm_fixture_loads_with_warnings() {
         stderr.contains("warning:") && stderr.contains("general_settings.database_url"),
         "{stderr}"
     );
+}
+
+#[test]
+fn check_says_which_sandbox_protections_hold_and_refuses_root() {
+    let dir = std::env::temp_dir().join(format!("switchyard-check-sbx-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let tools = "switchyard_settings:\n  agent:\n    tools: { exec_python: { enabled: true }, exec_shell: { enabled: true, allow: [ls], network: true } }\n";
+    let path = dir.join("exec.yaml");
+    std::fs::write(
+        &path,
+        format!("model_list:\n  - model_name: g\n    litellm_params: {{ model: mock/g }}\n{tools}"),
+    )
+    .unwrap();
+    let out = check(path.to_str().unwrap());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the exec sandbox holds on this host: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "exec_python: enabled, sandboxed",
+        "exec_shell: enabled, sandboxed",
+        "  user ",
+        "  namespaces ",
+        "  landlock ",
+        "  seccomp ",
+        "  pids limit ",
+        "none (an empty network namespace)",
+        "ON: the host's network",
+    ] {
+        assert!(stdout.contains(line), "{line}: {stdout}");
+    }
+    if nix::unistd::geteuid().is_root() {
+        assert!(stdout.contains("dropped from root"), "{stdout}");
+    }
+    let root = dir.join("root.yaml");
+    std::fs::write(&root, format!("model_list:\n  - model_name: g\n    litellm_params: {{ model: mock/g }}\n{tools}    sandbox: {{ user: 0 }}\n")).unwrap();
+    let out = check(root.to_str().unwrap());
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("exec_python: REFUSED on this host: refusing to run exec tools as root"),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -31,6 +31,7 @@ mod providers;
 mod redis;
 mod rescue;
 mod router;
+mod sandbox;
 mod secrets;
 mod spend;
 mod spend_fleet;

@@ -1,8 +1,10 @@
-//! `exec_python` and `exec_shell`: a sandboxed child process per call. Each call runs in a fresh
-//! temporary directory, in its own process group, with an empty environment (plus a short
-//! allowlist), CPU/memory/file-size/process limits (`prlimit`), a timeout after which the whole
-//! group is killed and reaped, and capped stdout/stderr. `exec_shell` runs an argv whose program
-//! is on its allowlist, with no shell in between.
+//! `exec_python` and `exec_shell`: a sandboxed child process per call (SPEC §9, §15). Each call
+//! runs in a fresh temporary directory inside a [`Sandbox`] (its own namespaces, an unprivileged
+//! user, a process limit, no network unless the tool's config allows it), with an empty
+//! environment (plus a short allowlist), CPU/memory/file-size rlimits, a timeout after which the
+//! whole sandbox is killed and reaped, and capped stdout/stderr. Dropping a call's future kills
+//! its sandbox too. `exec_shell` runs an argv whose program is on its allowlist, with no shell in
+//! between. Without a sandbox the tools are refused, never run unprotected.
 
 use std::{path::Path, process::Stdio, sync::Arc, time::Duration};
 
@@ -17,6 +19,13 @@ use tokio::{io::AsyncReadExt, process::Command};
 use super::{CallContext, Tool, ToolOutput, ToolSpec};
 use crate::config::ExecSettings;
 
+mod sandbox;
+
+pub use sandbox::{Lease, Sandbox, SandboxError};
+
+/// A sandbox established at start, or why the exec tools are refused.
+pub type Established = Result<Arc<Sandbox>, SandboxError>;
+
 /// Which exec tool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -29,6 +38,7 @@ pub struct Exec {
     kind: Kind,
     spec: ToolSpec,
     settings: Arc<ExecSettings>,
+    sandbox: Established,
 }
 
 /// What a run of the child produced.
@@ -47,8 +57,8 @@ pub struct ExecResult {
 const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 impl Exec {
-    /// `exec_python`.
-    pub fn python(settings: ExecSettings) -> Self {
+    /// `exec_python`, run in `sandbox`.
+    pub fn python(settings: ExecSettings, sandbox: Established) -> Self {
         let spec = ToolSpec {
             name: "exec_python".into(),
             description: "Run a Python 3 program in a sandbox and return {rc, stdout, stderr, timed_out}. Print what you need to see.".into(),
@@ -58,11 +68,12 @@ impl Exec {
             kind: Kind::Python,
             spec,
             settings: Arc::new(settings),
+            sandbox,
         }
     }
 
-    /// `exec_shell`.
-    pub fn shell(settings: ExecSettings) -> Self {
+    /// `exec_shell`, run in `sandbox`.
+    pub fn shell(settings: ExecSettings, sandbox: Established) -> Self {
         let spec = ToolSpec {
             name: "exec_shell".into(),
             description: format!(
@@ -75,6 +86,7 @@ impl Exec {
             kind: Kind::Shell,
             spec,
             settings: Arc::new(settings),
+            sandbox,
         }
     }
 
@@ -129,12 +141,18 @@ impl Tool for Exec {
     fn call(&self, arguments: Value, _: &CallContext) -> BoxFuture<'static, ToolOutput> {
         let argv = self.argv(&arguments);
         let settings = self.settings.clone();
+        let sandbox = self.sandbox.clone();
+        let name = self.spec.name.clone();
         Box::pin(async move {
+            let sandbox = match sandbox {
+                Ok(s) => s,
+                Err(e) => return ToolOutput::error(format!("{name} is refused on this host: {e}")),
+            };
             let argv = match argv {
                 Ok(a) => a,
                 Err(e) => return ToolOutput::error(e),
             };
-            match run(&argv, &settings).await {
+            match run(&argv, &settings, &sandbox).await {
                 Ok(result) => ToolOutput {
                     ok: result.rc == 0 && !result.timed_out,
                     content: json!(result).to_string(),
@@ -145,37 +163,41 @@ impl Tool for Exec {
     }
 }
 
-/// Runs `argv` in the sandbox.
-pub async fn run(argv: &[String], settings: &ExecSettings) -> std::io::Result<ExecResult> {
-    let dir = std::env::temp_dir().join(format!("switchyard-exec-{:032x}", rand::random::<u128>()));
-    std::fs::create_dir(&dir)?;
-    let result = run_in(&dir, argv, settings).await;
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+/// Runs `argv` in a fresh sandbox.
+pub async fn run(
+    argv: &[String],
+    settings: &ExecSettings,
+    sandbox: &Sandbox,
+) -> std::io::Result<ExecResult> {
+    let lease = sandbox.lease().await?;
+    let dir = TempDir::create()?;
+    sandbox.own(&lease, &dir.0)?;
+    run_in(&dir.0, argv, settings, sandbox, &lease).await
 }
 
-async fn run_in(dir: &Path, argv: &[String], s: &ExecSettings) -> std::io::Result<ExecResult> {
-    let cpu = s.timeout.as_secs() + 1;
-    let mut cmd = Command::new(prlimit());
-    cmd.arg(format!("--cpu={cpu}"))
-        .arg(format!("--as={}", s.memory_mb << 20))
-        .arg(format!("--fsize={}", 64u64 << 20))
-        .arg("--nproc=256")
-        .arg("--nofile=256")
-        .arg("--core=0")
-        .arg("--")
-        .args(argv)
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", PATH)
-        .env("HOME", dir)
-        .env("TMPDIR", dir)
-        .env("LANG", "C.UTF-8")
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
+/// A call's directory, removed when the call ends or its future is dropped.
+struct TempDir(std::path::PathBuf);
+
+async fn run_in(
+    dir: &Path,
+    argv: &[String],
+    s: &ExecSettings,
+    sandbox: &Sandbox,
+    lease: &Lease<'_>,
+) -> std::io::Result<ExecResult> {
+    let home = dir.to_string_lossy();
+    let env = [
+        ("PATH", PATH),
+        ("HOME", &*home),
+        ("TMPDIR", &*home),
+        ("LANG", "C.UTF-8"),
+        ("PYTHONDONTWRITEBYTECODE", "1"),
+    ];
+    let mut cmd = Command::from(sandbox.command(lease, argv, dir, &env, s));
+    // Killing bubblewrap (its monitor is this child) kills the PID namespace's init
+    // (--die-with-parent), and with it every process in the sandbox, whatever session it is in.
+    cmd.stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
         .kill_on_drop(true);
     let mut child = cmd.spawn()?;
     let group = child
@@ -245,18 +267,28 @@ async fn read_capped(mut pipe: impl tokio::io::AsyncRead + Unpin, cap: usize) ->
     text
 }
 
+// === impl TempDir ===
+
+impl TempDir {
+    fn create() -> std::io::Result<Self> {
+        let dir =
+            std::env::temp_dir().join(format!("switchyard-exec-{:032x}", rand::random::<u128>()));
+        std::fs::create_dir(&dir)?;
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 fn python() -> &'static str {
     ["/usr/bin/python3", "/usr/local/bin/python3"]
         .into_iter()
         .find(|p| Path::new(p).exists())
         .unwrap_or("python3")
-}
-
-fn prlimit() -> &'static str {
-    ["/usr/bin/prlimit", "/bin/prlimit"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .unwrap_or("prlimit")
 }
 
 #[cfg(test)]
