@@ -289,3 +289,57 @@ async fn an_agent_run_reports_the_sum_of_its_model_calls() {
     assert_eq!(envelope["metrics"]["response_cost"], 0.0065, "{envelope}");
     assert_eq!(key_spend(&gw, TEAM).await, 0.0065);
 }
+
+#[tokio::test]
+async fn anthropic_cache_reads_and_writes_are_priced_as_such_streamed_or_not() {
+    use crate::providers::{json_fixture, sse_fixture};
+    let upstream = MockUpstream::start(json_fixture("anthropic/cached_thinking.json", 200)).await;
+    let gw = TestGateway::start(&format!(
+        "model_list:\n  - model_name: m\n    litellm_params: {{ model: anthropic/claude-sonnet-4-5-20250929, api_base: 'http://{}', api_key: k }}\n    model_info: {{ id: dep-m }}\n",
+        upstream.addr
+    ))
+    .await;
+    // $3 / 1M uncached, $0.30 cache read, $3.75 cache write, $15 output:
+    // 21 * 3 + 2048 * 0.3 + 1000 * 3.75 + 30 * 15 = 4877.4 µ$.
+    let r = http()
+        .post(gw.url("/v1/chat/completions"))
+        .json(&chat_body("m", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-switchyard-response-cost"], "0.004877");
+    // The Anthropic front door's answers too.
+    upstream.push(json_fixture("anthropic/cached_thinking.json", 200));
+    let r = http()
+        .post(gw.url("/v1/messages"))
+        .json(&json!({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-switchyard-response-cost"], "0.004877");
+    upstream.push(sse_fixture("anthropic/cached_thinking.sse"));
+    let r = http()
+        .post(gw.url("/v1/chat/completions"))
+        .json(&chat_body("m", true))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.text().await.unwrap().contains("[DONE]"));
+    // Three answers of 4877 µ$ each.
+    let prefix = r#"switchyard_spend_usd_total{deployment="dep-m",key="anonymous",model="m"} "#;
+    let mut spent = 0.0;
+    for _ in 0..100 {
+        let metrics = gw.metrics().await;
+        spent = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .map_or(0.0, |v| v.parse::<f64>().unwrap());
+        if spent > 0.01 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!((spent - 0.014631).abs() < 1e-9, "{spent}");
+}
