@@ -227,6 +227,11 @@ impl Redis {
         Ok(Self { inner })
     }
 
+    /// Whether `other` is this very handle (same connection), not merely the same settings.
+    pub fn same(&self, other: &Redis) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// The settings this handle was built from.
     pub fn settings(&self) -> &RedisSettings {
         &self.inner.settings
