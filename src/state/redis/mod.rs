@@ -24,6 +24,7 @@
 //! - [`Redis::key`]`(kind, entity, rest)` → `<namespace>:<kind>:{<entity>}:<rest>`: keys are
 //!   hash-tagged per entity, so keys that one script touches together (same entity) share a
 //!   Redis Cluster slot while different entities spread over the cluster.
+//! - [`Redis::same`]: whether two handles are one connection (reloads keep it).
 //! - [`Redis::settings`]: the settings, with [`RedisSettings::display`] (the URL with its
 //!   password replaced by `***`) for logs and `switchyard check`.
 //!
