@@ -283,3 +283,34 @@ impl ModelTable {
         self.names.iter().filter_map(|n| self.groups.get(n))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(yaml_extra: &str) -> Config {
+        let yaml = format!(
+            "model_list:\n  - model_name: m\n    litellm_params: {{ model: mock/m }}\n{yaml_extra}"
+        );
+        config::parse(&yaml, "t.yaml", &std::collections::HashMap::new())
+            .unwrap()
+            .0
+    }
+
+    #[tokio::test]
+    async fn a_reload_keeps_the_redis_connection_unless_its_settings_change() {
+        let metrics = Metrics::new().unwrap();
+        let a = config("router_settings:\n  redis_url: redis://127.0.0.1:1\n");
+        let first = connect(&a, None, &metrics).unwrap().unwrap();
+        let kept = connect(&a, Some(&first), &metrics).unwrap().unwrap();
+        assert!(kept.same(&first), "same settings: the same connection");
+        let b = config("router_settings:\n  redis_url: redis://127.0.0.1:2\n");
+        let replaced = connect(&b, Some(&first), &metrics).unwrap().unwrap();
+        assert!(!replaced.same(&first));
+        assert!(
+            connect(&config(""), Some(&first), &metrics)
+                .unwrap()
+                .is_none()
+        );
+    }
+}

@@ -8,8 +8,10 @@
 //!   message on the `cooldowns` channel; every replica applies it to its local state when the
 //!   message arrives (pub/sub: sub-millisecond on one network), and re-reads every cooldown key
 //!   when it (re)subscribes, so a replica that was cut off catches up. After `cooldown_time` the
-//!   probe goes to the replica that wins `SET probe:{id} NX PX <timeout>`; the others keep it
-//!   cooled until the probe's result arrives (`recovered`, or a new cooldown). Requests are
+//!   probe goes to the replica that wins `SET probe:{id} NX PX <timeout>` in a script that first
+//!   checks the cooldown key (so a replica that has not yet heard that the probe failed and
+//!   cooled it again does not probe a second time); the others keep it cooled until the probe's
+//!   result arrives (`recovered`, or a new cooldown). Requests are
 //!   counted with `HINCRBY usage:{id}:<minute>` and the fleet's counts re-read every
 //!   [`USAGE_EVERY`], so usage-based routing and `rpm` see every replica's traffic (eventually:
 //!   within that period).
@@ -52,6 +54,21 @@ pub struct RedisDeployments {
     channel: String,
     /// This process, so it skips its own messages.
     replica: String,
+}
+
+/// The probe slot: `{0, ms}` while the deployment is cooled in Redis (KEYS[1] has a TTL: a probe
+/// on another replica failed and cooled it again), else `{1, 0}` when this replica wins
+/// `SET KEYS[2] ARGV[1] NX PX ARGV[2]`, `{0, 0}` when another holds it.
+const PROBE: &str = r"
+local cooling = redis.call('PTTL', KEYS[1])
+if cooling > 0 then return {0, cooling} end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, 0} end
+return {0, 0}
+";
+
+fn probe_script() -> &'static redis::Script {
+    static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
+    SCRIPT.get_or_init(|| redis::Script::new(PROBE))
 }
 
 /// Minutes since the Unix epoch, by this machine's clock.
@@ -142,27 +159,30 @@ impl DeploymentEvents for RedisDeployments {
 
     fn probe<'a>(&'a self, deployment: &'a Deployment) -> BoxFuture<'a, bool> {
         Box::pin(async move {
-            let key = self.redis.key("probe", &deployment.id, "");
             let hold = u64::try_from(deployment.config.timeout.as_millis())
                 .unwrap_or(u64::MAX)
                 .clamp(1000, 600_000);
-            let mut cmd = redis::cmd("SET");
-            cmd.arg(&key)
+            let mut invocation = probe_script().prepare_invoke();
+            invocation
+                .key(Self::cooldown_key(&self.redis, &deployment.id))
+                .key(self.redis.key("probe", &deployment.id, ""))
                 .arg(&self.replica)
-                .arg("NX")
-                .arg("PX")
                 .arg(hold);
             match self
                 .redis
-                .query::<Option<String>>("cooldown.probe", &cmd)
+                .invoke::<(i64, i64)>("cooldown.probe", &invocation)
                 .await
             {
-                Ok(won) => {
-                    if won.is_none() {
-                        // Another replica probes: stay cooled here until its result arrives.
-                        deployment.state.cool_down(Instant::now(), PROBE_WAIT);
-                    }
-                    won.is_some()
+                Ok((1, _)) => true,
+                Ok((_, cooling)) => {
+                    // Cooled again by another replica's probe (not heard of yet), or another
+                    // replica probes now: stay cooled here until its result arrives.
+                    let wait = u64::try_from(cooling)
+                        .ok()
+                        .filter(|ms| *ms > 0)
+                        .map_or(PROBE_WAIT, Duration::from_millis);
+                    deployment.state.cool_down(Instant::now(), wait);
+                    false
                 }
                 // Without Redis every replica decides alone.
                 Err(_) => true,

@@ -24,6 +24,7 @@
 //! - [`Redis::key`]`(kind, entity, rest)` → `<namespace>:<kind>:{<entity>}:<rest>`: keys are
 //!   hash-tagged per entity, so keys that one script touches together (same entity) share a
 //!   Redis Cluster slot while different entities spread over the cluster.
+//! - [`Redis::same`]: whether two handles are one connection (reloads keep it).
 //! - [`Redis::settings`]: the settings, with [`RedisSettings::display`] (the URL with its
 //!   password replaced by `***`) for logs and `switchyard check`.
 //!
@@ -225,6 +226,11 @@ impl Redis {
         });
         tokio::spawn(monitor(Arc::downgrade(&inner)));
         Ok(Self { inner })
+    }
+
+    /// Whether `other` is this very handle (same connection), not merely the same settings.
+    pub fn same(&self, other: &Redis) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
     }
 
     /// The settings this handle was built from.
