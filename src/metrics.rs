@@ -36,6 +36,19 @@ pub struct Metrics {
     cache: IntCounterVec,
     agent_runs: IntCounterVec,
     agent_tool_calls: IntCounterVec,
+    connections: ConnectionMetrics,
+}
+
+/// The HTTP server's connection counters.
+#[derive(Debug, Clone)]
+pub struct ConnectionMetrics {
+    /// `switchyard_open_connections`.
+    pub open: IntGauge,
+    /// `switchyard_connections_refused_total`: closed at once because `max_connections` were open.
+    pub refused: IntCounter,
+    /// `switchyard_connections_closed_total{reason="header_timeout|idle|drain"}`: closed by the
+    /// gateway for a client that sent too little.
+    pub closed: IntCounterVec,
 }
 
 /// Pre-resolved handles for one model group (label lookups done once, at config load).
@@ -164,6 +177,23 @@ impl Metrics {
                 ),
                 &["tool", "outcome"],
             )?,
+            connections: ConnectionMetrics {
+                open: IntGauge::new(
+                    "switchyard_open_connections",
+                    "Client connections open now.",
+                )?,
+                refused: IntCounter::new(
+                    "switchyard_connections_refused_total",
+                    "Client connections closed at once because max_connections were open.",
+                )?,
+                closed: IntCounterVec::new(
+                    Opts::new(
+                        "switchyard_connections_closed_total",
+                        "Client connections the gateway closed, by reason (header_timeout, idle, drain).",
+                    ),
+                    &["reason"],
+                )?,
+            },
             registry,
         };
         let families: Vec<Box<dyn prometheus::core::Collector>> = vec![
@@ -182,12 +212,18 @@ impl Metrics {
             Box::new(m.cache.clone()),
             Box::new(m.agent_runs.clone()),
             Box::new(m.agent_tool_calls.clone()),
+            Box::new(m.connections.open.clone()),
+            Box::new(m.connections.refused.clone()),
+            Box::new(m.connections.closed.clone()),
         ];
         for family in families {
             m.registry.register(family)?;
         }
         for scope in ["key", "deployment", "global"] {
             m.rate_limited.with_label_values(&[scope]);
+        }
+        for reason in ["header_timeout", "idle", "drain"] {
+            m.connections.closed.with_label_values(&[reason]);
         }
         Ok(m)
     }
@@ -232,6 +268,11 @@ impl Metrics {
     /// `switchyard_agent_runs_total{stopped_reason}` and `switchyard_agent_tool_calls_total{tool, outcome}`.
     pub fn agent(&self) -> (IntCounterVec, IntCounterVec) {
         (self.agent_runs.clone(), self.agent_tool_calls.clone())
+    }
+
+    /// The HTTP server's connection counters.
+    pub fn connections(&self) -> ConnectionMetrics {
+        self.connections.clone()
     }
 
     /// `switchyard_cache_requests_total{result}`.

@@ -88,6 +88,8 @@ pub fn classify(error: &GatewayError) -> Decision {
         | GatewayError::ModelNotFound { .. }
         | GatewayError::EndpointNotSupported { .. }
         | GatewayError::RequestTooLarge { .. }
+        | GatewayError::RequestTimeout { .. }
+        | GatewayError::ShuttingDown
         | GatewayError::RouteNotFound { .. }
         | GatewayError::MethodNotAllowed { .. }
         | GatewayError::Unauthorized { .. }

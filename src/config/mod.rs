@@ -39,6 +39,8 @@ pub struct Config {
     pub metrics_require_key: bool,
     /// How long SIGTERM waits for in-flight requests.
     pub drain_timeout: Duration,
+    /// Connection-level limits (`switchyard_settings.server`).
+    pub server: ServerSettings,
     /// Agent mode.
     pub agent: AgentSettings,
 }
@@ -128,8 +130,29 @@ pub struct RouterSettings {
     pub stream_idle_timeout: Duration,
     /// Continue a cut stream on another deployment.
     pub midstream_rescue: bool,
+    /// An upstream `Retry-After` longer than this is taken as this.
+    pub max_retry_after: Duration,
+    /// Streams: the largest SSE event accepted from an upstream, in bytes.
+    pub max_event_bytes: usize,
+    /// Streams: what may be held (role chunks, comments) before the first content, in bytes.
+    pub max_before_first_token_bytes: usize,
     /// Shared state for replicas.
     pub redis_url: Option<Secret>,
+}
+
+/// `switchyard_settings.server`: what bounds a client's connection, with defaults applied.
+/// Read once at start-up (a reload does not change the listener).
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Time a client has to send a request's complete headers; on HTTP/1.1 this also bounds an
+    /// idle keep-alive connection waiting for its next request.
+    pub header_read_timeout: Duration,
+    /// A connection with no request in flight and no bytes moving is closed after this.
+    pub idle_timeout: Duration,
+    /// Time a client has to send a request body once its headers are in.
+    pub body_read_timeout: Duration,
+    /// Open client connections at most; beyond it a new connection is closed at once.
+    pub max_connections: usize,
 }
 
 /// `litellm_settings.cache_params`, resolved.

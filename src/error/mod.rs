@@ -137,6 +137,15 @@ pub enum GatewayError {
         /// What went wrong.
         detail: String,
     },
+    /// The client did not send its request body in time.
+    #[error("The request body did not arrive within {}s", after.as_secs_f64())]
+    RequestTimeout {
+        /// The body read timeout.
+        after: Duration,
+    },
+    /// The gateway is shutting down and ended this answer before it completed.
+    #[error("The gateway is shutting down; the answer was ended before it completed")]
+    ShuttingDown,
     /// A bug or an impossible state; the message carries no secrets.
     #[error("Internal error: {0}")]
     Internal(String),
@@ -217,6 +226,8 @@ impl GatewayError {
             | Self::ModelNotFound { .. }
             | Self::EndpointNotSupported { .. } => StatusCode::BAD_REQUEST,
             Self::RequestTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             Self::RouteNotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
@@ -241,10 +252,12 @@ impl GatewayError {
             | Self::ModelNotFound { .. }
             | Self::EndpointNotSupported { .. }
             | Self::RequestTooLarge { .. }
+            | Self::RequestTimeout { .. }
             | Self::RouteNotFound { .. }
             | Self::MethodNotAllowed { .. }
             | Self::Unauthorized { .. }
             | Self::Forbidden { .. } => ErrorKind::Client,
+            Self::ShuttingDown => ErrorKind::Unavailable,
             Self::Upstream(e) => e.kind(),
             Self::UpstreamUnreachable { .. } => ErrorKind::Connect,
             Self::UpstreamGarbled { .. } => ErrorKind::Garbled,
@@ -267,6 +280,8 @@ impl GatewayError {
             | Self::ModelNotFound { .. }
             | Self::EndpointNotSupported { .. }
             | Self::RequestTooLarge { .. }
+            | Self::RequestTimeout { .. }
+            | Self::ShuttingDown
             | Self::RouteNotFound { .. }
             | Self::MethodNotAllowed { .. }
             | Self::Unauthorized { .. }
@@ -282,7 +297,7 @@ impl GatewayError {
     /// The OpenAI `type` field.
     pub(super) fn error_type(&self) -> &'static str {
         match self.status().as_u16() {
-            400 | 405 | 413 | 422 => "invalid_request_error",
+            400 | 405 | 408 | 413 | 422 => "invalid_request_error",
             401 => "authentication_error",
             403 => "permission_error",
             404 => "not_found_error",
@@ -298,6 +313,8 @@ impl GatewayError {
             Self::ModelNotFound { .. } => "model_not_found",
             Self::EndpointNotSupported { .. } => "endpoint_not_supported",
             Self::RequestTooLarge { .. } => "request_too_large",
+            Self::RequestTimeout { .. } => "request_timeout",
+            Self::ShuttingDown => "server_shutting_down",
             Self::RouteNotFound { .. } => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::Unauthorized { .. } => "invalid_api_key",
@@ -319,6 +336,8 @@ impl GatewayError {
             Self::InvalidRequest { param, .. } => *param,
             Self::ModelNotFound { .. } | Self::EndpointNotSupported { .. } => Some("model"),
             Self::RequestTooLarge { .. }
+            | Self::RequestTimeout { .. }
+            | Self::ShuttingDown
             | Self::RouteNotFound { .. }
             | Self::MethodNotAllowed { .. }
             | Self::Unauthorized { .. }
@@ -344,6 +363,8 @@ impl GatewayError {
             | Self::ModelNotFound { .. }
             | Self::EndpointNotSupported { .. }
             | Self::RequestTooLarge { .. }
+            | Self::RequestTimeout { .. }
+            | Self::ShuttingDown
             | Self::RouteNotFound { .. }
             | Self::MethodNotAllowed { .. }
             | Self::Unauthorized { .. }

@@ -467,10 +467,14 @@ pub fn error_event(deployment: &Arc<str>, reason: &str) -> Bytes {
         deployment: deployment.clone(),
         reason: reason.to_owned(),
     };
-    let json = e.to_json();
+    error_json_event(&e.to_json())
+}
+
+/// `data: <json>\n\n`: an error envelope as an SSE event.
+pub fn error_json_event(json: &[u8]) -> Bytes {
     let mut b = BytesMut::with_capacity(json.len() + 8);
     b.put_slice(b"data: ");
-    b.put_slice(&json);
+    b.put_slice(json);
     b.put_slice(b"\n\n");
     b.freeze()
 }

@@ -18,6 +18,7 @@ mod cache;
 mod chat;
 mod config;
 mod errors;
+mod hostile;
 mod lifecycle;
 mod limits;
 mod mcp;
