@@ -51,6 +51,24 @@ pub struct ProxyRequest {
     pub received: Instant,
     /// Who sent it.
     pub identity: Identity,
+    /// Upstream attempts made so far (the router counts; an error answer reports it too).
+    pub attempts: AttemptCount,
+}
+
+/// A count of upstream attempts, shared by a request and its clones.
+#[derive(Debug, Clone, Default)]
+pub struct AttemptCount(Arc<std::sync::atomic::AtomicU32>);
+
+impl AttemptCount {
+    /// Records the count.
+    pub fn set(&self, n: u32) {
+        self.0.store(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The count.
+    pub fn get(&self) -> u32 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// A successful answer from the model stack.

@@ -33,6 +33,7 @@ use crate::{
     proxy::ProxyService,
     router::{RouterLayer, core_by_name},
     runtime::ModelTable,
+    sse::StreamLimits,
 };
 
 /// Builds the model stack for one configuration.
@@ -59,10 +60,16 @@ pub fn build(config: &Config, models: Arc<ModelTable>, metrics: &Metrics) -> Pro
             models,
             metrics.router(),
         ))
-        .service(AttemptService::new(
-            router.stream_idle_timeout,
-            router.first_token_timeout,
-            router.midstream_rescue,
-        ));
+        .service(
+            AttemptService::new(
+                router.stream_idle_timeout,
+                router.first_token_timeout,
+                router.midstream_rescue,
+            )
+            .with_stream_limits(StreamLimits {
+                max_event_bytes: router.max_event_bytes,
+                max_before_first_token_bytes: router.max_before_first_token_bytes,
+            }),
+        );
     BoxCloneSyncService::new(stack)
 }

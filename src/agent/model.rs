@@ -115,6 +115,7 @@ impl ModelCall for StackModel {
                 headers: Default::default(),
                 received: Instant::now(),
                 identity: self.identity.clone(),
+                attempts: Default::default(),
             };
             let response = self.stack.clone().oneshot(request).await?;
             let ReplyBody::Json(bytes) = response.body else {

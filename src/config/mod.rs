@@ -247,7 +247,13 @@ pub fn parse(
         } else {
             path
         };
-        error(path, e.into_inner().to_string())
+        let message = e.into_inner().to_string();
+        let message = if holds_secret(&path) {
+            without_value(&message)
+        } else {
+            message
+        };
+        error(path, message)
     })?;
     let mut warnings = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -265,6 +271,36 @@ pub fn parse(
     let config = validate::validate(raw, origin, env, &mut warnings)
         .map_err(|(path, message)| error(path, message))?;
     Ok((config, warnings))
+}
+
+/// Whether a key path names a value that is (or holds) a secret: an `api_key`, `master_key`, a
+/// virtual key, a password, a token, a Redis URL.
+fn holds_secret(path: &str) -> bool {
+    path.split('.').any(|segment| {
+        let name = segment
+            .split('[')
+            .next()
+            .unwrap_or(segment)
+            .to_ascii_lowercase();
+        name.ends_with("key")
+            || name.ends_with("keys")
+            || name.contains("password")
+            || name.contains("secret")
+            || name.contains("token") && !name.contains("tokens")
+            || name == "redis_url"
+    })
+}
+
+/// A parse error's message without the value it quotes (serde quotes it as `"..."` or `` `...` ``):
+/// only what was expected.
+fn without_value(message: &str) -> String {
+    let expected = message
+        .find("expected")
+        .map_or("expected another shape", |i| &message[i..]);
+    let expected = expected.split(" at line ").next().unwrap_or(expected);
+    format!(
+        "wrong type or value ({expected}; the value is not shown because this key holds a secret)"
+    )
 }
 
 /// `model_list[0].litellm_params.foo` from serde_ignored's path.

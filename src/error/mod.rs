@@ -65,10 +65,12 @@ pub enum GatewayError {
         message: String,
     },
     /// The key may not use this model.
-    #[error("This API key may not use model `{model}`")]
+    #[error("This API key may not use model `{model}`. Models it may use: {allowed}")]
     Forbidden {
         /// The model group.
         model: String,
+        /// The models this key may use, comma separated (never the others).
+        allowed: String,
     },
     /// The route exists but not for this method.
     #[error("Method {method} is not allowed on {path}")]

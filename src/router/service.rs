@@ -13,9 +13,9 @@ use super::{
 };
 use crate::{
     config::RouterSettings,
-    error::{GatewayError, RateLimitScope},
+    error::{GatewayError, RateLimitScope, UpstreamError},
     proxy::{ProxyRequest, ProxyResponse, ReplyBody},
-    retry::{Backoff, Decision, FallbackKind, classify},
+    retry::{Backoff, Decision, FallbackKind, RetryReason, classify},
     runtime::ModelTable,
 };
 
@@ -150,10 +150,11 @@ where
                     .inc();
             }
             previous = Some(group.name.clone());
-            match self
+            let result = self
                 .run_group(&request, group, deadline, &mut attempts)
-                .await
-            {
+                .await;
+            request.attempts.set(attempts);
+            match result {
                 Ok(mut response) => {
                     response.attempts = attempts;
                     return Ok(response);
@@ -165,9 +166,10 @@ where
                 }) => {
                     chain.on_failure(kind);
                     // Keep the last upstream answer: the caller gets its status and message.
-                    if last.as_ref().is_none_or(|_| error.deployment().is_some()) {
-                        last = Some(error);
-                    }
+                    last = Some(match last {
+                        Some(previous) if error.deployment().is_none() => previous,
+                        previous => keep_answer(previous, error),
+                    });
                 }
             }
         }
@@ -204,12 +206,32 @@ where
     }
 
     /// Attempts within one group until an answer, a decision to fall back, or a final error.
+    /// A failure without a valid HTTP answer (a reset, a garbled answer) gives way to the last
+    /// upstream answer of the group: the caller gets that status and message.
     async fn run_group(
         &self,
         request: &Arc<ProxyRequest>,
         group: &Arc<ModelGroup>,
         deadline: Instant,
         attempts: &mut u32,
+    ) -> Result<ProxyResponse, GroupFailure> {
+        let mut answer: Option<UpstreamError> = None;
+        let result = self
+            .attempt_group(request, group, deadline, attempts, &mut answer)
+            .await;
+        result.map_err(|GroupFailure { error, next }| GroupFailure {
+            error: keep_answer(answer.map(GatewayError::Upstream), error),
+            next,
+        })
+    }
+
+    async fn attempt_group(
+        &self,
+        request: &Arc<ProxyRequest>,
+        group: &Arc<ModelGroup>,
+        deadline: Instant,
+        attempts: &mut u32,
+        answer: &mut Option<UpstreamError>,
     ) -> Result<ProxyResponse, GroupFailure> {
         let s = &self.shared.settings;
         let mut excluded: Vec<Arc<str>> = Vec::new();
@@ -246,8 +268,9 @@ where
                         tokio::time::sleep_until(until).await;
                         continue;
                     }
-                    Some(Wait::Busy(_)) => {
-                        return Err(stop(last.unwrap_or_else(|| no_healthy(group, None))));
+                    Some(Wait::Busy(until)) => {
+                        let wait = until - now;
+                        return Err(stop(last.unwrap_or_else(|| no_healthy(group, Some(wait)))));
                     }
                     Some(Wait::Cooling(until)) => {
                         return Err(fallback(
@@ -289,6 +312,8 @@ where
                 Ok(Ok(mut response)) => {
                     deployment.state.success(started.elapsed());
                     if let ReplyBody::Stream(sse) = &mut response.body {
+                        // The deadline bounds the whole request, the stream included.
+                        sse.as_mut().set_deadline(deadline, s.deadline);
                         if s.midstream_rescue {
                             let candidates = self.rescue_candidates(request, group, &deployment);
                             let plan = Plan::new(
@@ -306,7 +331,25 @@ where
                 }
                 Ok(Err(error)) => error,
             };
+            let mut error = error;
+            if let GatewayError::Upstream(e) = &mut error {
+                // A `Retry-After` of years would black the deployment out: take at most the cap.
+                e.retry_after = e.retry_after.map(|after| after.min(s.max_retry_after));
+            }
             let now = Instant::now();
+            if is_unserved_endpoint(&error, &deployment, request) {
+                // A 404 for an endpoint this deployment does not serve is the caller's error for
+                // that endpoint, not a broken deployment: no cooldown.
+                excluded.push(deployment.id.clone());
+                last = Some(GatewayError::EndpointNotSupported {
+                    model: group.name.to_string(),
+                    endpoint: request.endpoint.name(),
+                });
+                continue;
+            }
+            if let GatewayError::Upstream(e) = &error {
+                *answer = Some(e.clone());
+            }
             match classify(&error) {
                 Decision::Retry(reason) => {
                     let retry_after = match &error {
@@ -347,6 +390,11 @@ where
                 Decision::Silent => {
                     deployment.state.failure(now, s.allowed_fails, s.cooldown);
                     excluded.push(deployment.id.clone());
+                    self.shared
+                        .metrics
+                        .retries
+                        .with_label_values(&[&group.name, RetryReason::Timeout.label()])
+                        .inc();
                 }
                 Decision::Misconfigured => {
                     deployment.state.cool_down(now, s.cooldown);
@@ -406,4 +454,36 @@ fn no_healthy(group: &ModelGroup, retry_after: Option<Duration>) -> GatewayError
         model: group.name.to_string(),
         retry_after,
     }
+}
+
+/// Whether `error` is a 404 for an endpoint other than the one `deployment` is configured for
+/// (e.g. embeddings on a chat model).
+fn is_unserved_endpoint(
+    error: &GatewayError,
+    deployment: &Deployment,
+    request: &ProxyRequest,
+) -> bool {
+    let primary = if deployment.config.embedding_only {
+        crate::proxy::Endpoint::Embeddings
+    } else {
+        crate::proxy::Endpoint::Chat
+    };
+    matches!(error, GatewayError::Upstream(e) if e.status.as_u16() == 404)
+        && request.endpoint != primary
+}
+
+/// `new`, unless it carries no valid HTTP answer (a reset, a garbled answer) and `previous` is
+/// an upstream's answer: then that answer (its status and message reach the caller).
+fn keep_answer(previous: Option<GatewayError>, new: GatewayError) -> GatewayError {
+    match previous {
+        Some(answer @ GatewayError::Upstream(_)) if lacks_answer(&new) => answer,
+        _ => new,
+    }
+}
+
+fn lacks_answer(e: &GatewayError) -> bool {
+    matches!(
+        e,
+        GatewayError::UpstreamUnreachable { .. } | GatewayError::UpstreamGarbled { .. }
+    )
 }

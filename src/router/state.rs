@@ -210,7 +210,15 @@ impl DeploymentState {
         h.tokens += tokens;
     }
 
-    /// Whether it is cooled down now (readiness).
+    /// Whether it takes no traffic now: cooled down, or resting after an upstream `Retry-After`
+    /// (readiness).
+    pub fn is_resting(&self, now: Instant) -> bool {
+        let h = self.health.lock();
+        matches!(h.circuit, Circuit::Open { until } if now < until)
+            || h.busy_until.is_some_and(|until| now < until)
+    }
+
+    /// Whether it is cooled down now.
     pub fn is_cooling(&self, now: Instant) -> bool {
         matches!(self.health.lock().circuit, Circuit::Open { until } if now < until)
     }

@@ -62,6 +62,7 @@ fn request(group: Arc<ModelGroup>) -> ProxyRequest {
         headers: Default::default(),
         received: Instant::now(),
         identity: Identity::Anonymous,
+        attempts: Default::default(),
     }
 }
 

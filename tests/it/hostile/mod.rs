@@ -2,4 +2,6 @@
 //! trickle, idle or hoard connections, and upstreams that never finish or lie.
 
 mod clients;
+mod contract;
 mod raw;
+mod upstreams;
