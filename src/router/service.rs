@@ -311,7 +311,22 @@ where
                 Err(_) => return Err(stop(GatewayError::DeadlineExceeded { after: s.deadline })),
                 Ok(Ok(mut response)) => {
                     deployment.state.success(started.elapsed());
+                    // Its tpm is charged with the usage once known.
+                    let tokens = |u: &crate::openai::Usage| {
+                        u.total_tokens.max(u.prompt_tokens + u.completion_tokens)
+                    };
+                    if let Some(usage) = &response.usage {
+                        deployment.state.add_tokens(Instant::now(), tokens(usage));
+                    }
                     if let ReplyBody::Stream(sse) = &mut response.body {
+                        if deployment.config.tpm.is_some() {
+                            let charged = deployment.clone();
+                            sse.as_mut().on_end(move |end| {
+                                if let Some(usage) = &end.usage {
+                                    charged.state.add_tokens(Instant::now(), tokens(usage));
+                                }
+                            });
+                        }
                         // The deadline bounds the whole request, the stream included.
                         sse.as_mut().set_deadline(deadline, s.deadline);
                         if s.midstream_rescue {
@@ -376,8 +391,7 @@ where
                         d.id != deployment.id
                             && d.serves(request.endpoint)
                             && !excluded.contains(&d.id)
-                            && d.state.availability(now, d.config.rpm, d.config.tpm)
-                                == Availability::Ready
+                            && d.state.availability(now) == Availability::Ready
                     });
                     if !others && retry_after.is_none() {
                         let wait = self.shared.backoff.delay(retries - 1, None);
@@ -429,7 +443,7 @@ fn partition<'a>(
     let mut ready = Vec::with_capacity(serving.len());
     let mut waits = Vec::new();
     for d in serving {
-        match d.state.availability(now, d.config.rpm, d.config.tpm) {
+        match d.state.availability(now) {
             Availability::Ready => ready.push(*d),
             Availability::Busy(t) => waits.push(Wait::Busy(t)),
             Availability::Cooling(t) => waits.push(Wait::Cooling(t)),

@@ -105,3 +105,26 @@ switchyard_settings: {{ keys: [ {{ key: sk-team-1234, models: [public-one] }} ] 
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn deployment_rpm_is_gcra_with_burst_equal_to_the_limit() {
+    let up = MockUpstream::start(ok_json(completion("m", "ok"))).await;
+    let yaml = format!(
+        "model_list:
+  - {{ model_name: gpt, litellm_params: {{ model: openai/m, api_base: 'http://{}/v1', api_key: k, rpm: 2 }} }}
+",
+        up.addr
+    );
+    let gw = TestGateway::start(&yaml).await;
+    for _ in 0..2 {
+        assert_eq!(call(&gw, None, "gpt").await.0, 200, "burst = limit");
+    }
+    let (status, headers, body) = call(&gw, None, "gpt").await;
+    assert_eq!(status, 429, "{body}");
+    let after: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(
+        (29..=30).contains(&after),
+        "one emission interval (60 s / rpm 2), not the rest of a minute: {after}"
+    );
+    assert_eq!(up.hits(), 2);
+}
