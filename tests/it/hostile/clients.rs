@@ -83,8 +83,14 @@ async fn connections_beyond_the_cap_are_closed_at_once_and_counted() {
     );
     // Freeing a slot lets the next one in; the refusal was counted.
     drop(first);
+    // The first slot frees when the gateway sees the close: until then a new connection is
+    // refused at once, so retry, bounded overall.
+    let deadline = tokio::time::Instant::now() + BOUND;
     let m = loop {
-        // The first slot frees when the gateway sees the close; retry until it does (bounded).
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the slot never freed"
+        );
         let mut s = send(
             gw.addr,
             b"GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
@@ -93,7 +99,6 @@ async fn connections_beyond_the_cap_are_closed_at_once_and_counted() {
         if let Some(text) = read_until_closed(&mut s).await.filter(|t| !t.is_empty()) {
             break text;
         }
-        tokio::task::yield_now().await;
     };
     assert!(
         metric(&m, "switchyard_connections_refused_total") >= 1.0,
@@ -173,4 +178,58 @@ async fn a_stream_longer_than_the_drain_ends_with_an_error_event() {
         .unwrap()
         .unwrap()
         .unwrap();
+}
+
+#[tokio::test]
+async fn over_http2_a_trickled_body_holds_no_permit_either() {
+    use http_body_util::{BodyExt, StreamBody};
+    use hyper::body::Frame;
+
+    let up = MockUpstream::start(ok_json(completion("m", "hi"))).await;
+    let extra = "general_settings: { max_parallel_requests: 1 }\nswitchyard_settings:\n  server: { body_read_timeout_seconds: 0.3 }\n";
+    let gw = TestGateway::start(&openai_config("gpt", &up, extra)).await;
+    let tcp = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    // A body that sends its first bytes and then nothing, on an h2 stream.
+    let (tx, rx) =
+        tokio::sync::mpsc::channel::<Result<Frame<bytes::Bytes>, std::convert::Infallible>>(1);
+    tx.send(Ok(Frame::data(bytes::Bytes::from_static(b"{\"model\":"))))
+        .await
+        .unwrap();
+    let body = StreamBody::new(tokio_stream_from(rx));
+    let request = http::Request::post(format!("http://{}/v1/chat/completions", gw.addr))
+        .header("content-type", "application/json")
+        .body(body)
+        .unwrap();
+    let slow = tokio::spawn(async move { sender.send_request(request).await });
+    // Another client's complete request is admitted: the trickler holds no permit.
+    let resp = http()
+        .post(gw.url("/v1/chat/completions"))
+        .json(&chat_body("gpt", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let answer = tokio::time::timeout(BOUND, slow)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(answer.status(), 408);
+    let text = answer.into_body().collect().await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&text).contains("request_timeout"));
+    drop(tx);
+}
+
+/// An mpsc receiver as a `Stream` (no tokio-stream dependency).
+fn tokio_stream_from<T>(
+    mut rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures_util::Stream<Item = T> {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
