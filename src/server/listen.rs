@@ -18,6 +18,33 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// At most one "connection limit reached" line per this interval.
 const REFUSED_LOG_EVERY: Duration = Duration::from_secs(10);
 
+/// `max_connections`, within what the open-file limit allows: the soft limit is raised to the
+/// hard one, and client connections get at most half of it (upstream connections, the listener
+/// and the log need the rest). Past that, accepts would fail for every client at once.
+fn fd_budget(max_connections: usize) -> usize {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return max_connections;
+    };
+    let soft = if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+        hard
+    } else {
+        soft
+    };
+    let budget = usize::try_from(soft / 2).unwrap_or(usize::MAX).max(1);
+    if max_connections > budget {
+        tracing::warn!(
+            max_connections,
+            open_file_limit = soft,
+            using = budget,
+            "max_connections is more than half the open-file limit; using half the limit \
+             (raise `ulimit -n` to allow more)"
+        );
+        return budget;
+    }
+    max_connections
+}
+
 /// Accepts until `shutdown`, then drains for up to `drain`.
 pub(super) async fn serve(
     listener: TcpListener,
@@ -28,8 +55,7 @@ pub(super) async fn serve(
     drain: Duration,
 ) -> io::Result<()> {
     // Every open connection holds one permit: all permits back means every connection closed.
-    let max = settings
-        .max_connections
+    let max = fd_budget(settings.max_connections)
         .min(Semaphore::MAX_PERMITS)
         .min(u32::MAX as usize);
     let slots = Arc::new(Semaphore::new(max));

@@ -3,5 +3,6 @@
 
 mod clients;
 mod contract;
+mod fd_limit;
 mod raw;
 mod upstreams;
