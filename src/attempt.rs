@@ -21,7 +21,7 @@ use crate::{
     providers::Reply,
     proxy::{ProxyResponse, ReplyBody},
     router::Attempt,
-    sse::{Dialect, SseBody},
+    sse::{Dialect, SseBody, StreamLimits},
 };
 
 /// Calls the deployment's adapter.
@@ -30,6 +30,7 @@ pub struct AttemptService {
     stream_idle_timeout: Duration,
     first_token_timeout: Option<Duration>,
     track_text: bool,
+    limits: StreamLimits,
 }
 
 impl AttemptService {
@@ -45,7 +46,14 @@ impl AttemptService {
             stream_idle_timeout,
             first_token_timeout,
             track_text,
+            limits: StreamLimits::default(),
         }
+    }
+
+    /// Streams bounded by `limits` instead of the defaults.
+    pub fn with_stream_limits(mut self, limits: StreamLimits) -> Self {
+        self.limits = limits;
+        self
     }
 }
 
@@ -68,6 +76,7 @@ impl Service<Attempt> for AttemptService {
         let idle = self.stream_idle_timeout;
         let first_token = self.first_token_timeout;
         let track_text = self.track_text;
+        let limits = self.limits;
         Box::pin(async move {
             let started = Instant::now();
             let timeout = deployment.config.timeout;
@@ -110,7 +119,8 @@ impl Service<Attempt> for AttemptService {
                     let keep_usage = request.view.include_usage;
                     let mut sse = Box::pin(
                         SseBody::new(body, deployment.id.clone(), idle, keep_usage, track_text)
-                            .with_dialect(dialect),
+                            .with_dialect(dialect)
+                            .with_limits(limits),
                     );
                     prime(&mut sse, first_token, &deployment.id).await?;
                     (ReplyBody::Stream(sse), None)
@@ -162,6 +172,10 @@ async fn prime(
         "upstream_stream_idle" => GatewayError::UpstreamTimeout {
             deployment: deployment.clone(),
             after: Duration::ZERO,
+        },
+        "upstream_no_content" | "upstream_event_too_large" => GatewayError::UpstreamGarbled {
+            deployment: deployment.clone(),
+            reason: format!("the stream held too much before its first token ({code})"),
         },
         _ => GatewayError::UpstreamUnreachable {
             deployment: deployment.clone(),

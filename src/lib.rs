@@ -23,6 +23,8 @@ pub mod attempt;
 pub mod cli;
 pub mod config;
 pub mod error;
+#[cfg(test)]
+mod fuzz;
 pub mod messages;
 pub mod metrics;
 pub mod middleware;

@@ -48,6 +48,19 @@ pub struct Metrics {
     /// Every family registered here, so `/metrics` can show HELP and TYPE of those with no
     /// samples yet (the registry leaves them out).
     families: Arc<Vec<Shared>>,
+    connections: ConnectionMetrics,
+}
+
+/// The HTTP server's connection counters.
+#[derive(Debug, Clone)]
+pub struct ConnectionMetrics {
+    /// `switchyard_open_connections`.
+    pub open: IntGauge,
+    /// `switchyard_connections_refused_total`: closed at once because `max_connections` were open.
+    pub refused: IntCounter,
+    /// `switchyard_connections_closed_total{reason="header_timeout|idle|drain"}`: closed by the
+    /// gateway for a client that sent too little.
+    pub closed: IntCounterVec,
 }
 
 /// Pre-resolved handles for one model group (label lookups done once, at config load).
@@ -215,6 +228,23 @@ impl Metrics {
                 ),
                 &["op", "kind"],
             )?,
+            connections: ConnectionMetrics {
+                open: IntGauge::new(
+                    "switchyard_open_connections",
+                    "Client connections open now.",
+                )?,
+                refused: IntCounter::new(
+                    "switchyard_connections_refused_total",
+                    "Client connections closed at once because max_connections were open.",
+                )?,
+                closed: IntCounterVec::new(
+                    Opts::new(
+                        "switchyard_connections_closed_total",
+                        "Client connections the gateway closed, by reason (header_timeout, idle, drain).",
+                    ),
+                    &["reason"],
+                )?,
+            },
             registry,
             families: Arc::default(),
         };
@@ -249,6 +279,9 @@ impl Metrics {
             Arc::new(m.redis_up.clone()),
             Arc::new(m.redis_duration.clone()),
             Arc::new(m.redis_errors.clone()),
+            Arc::new(m.connections.open.clone()),
+            Arc::new(m.connections.refused.clone()),
+            Arc::new(m.connections.closed.clone()),
             Arc::new(build_info),
             Arc::new(crate::process::ProcessCollector::new()?),
         ];
@@ -262,6 +295,9 @@ impl Metrics {
         };
         for scope in ["key", "deployment", "global"] {
             m.rate_limited.with_label_values(&[scope]);
+        }
+        for reason in ["header_timeout", "idle", "drain"] {
+            m.connections.closed.with_label_values(&[reason]);
         }
         Ok(m)
     }
@@ -320,6 +356,11 @@ impl Metrics {
     /// `switchyard_spend_usd_total{model, deployment, key}`.
     pub fn spend(&self) -> CounterVec {
         self.spend.clone()
+    }
+
+    /// The HTTP server's connection counters.
+    pub fn connections(&self) -> ConnectionMetrics {
+        self.connections.clone()
     }
 
     /// `switchyard_cache_requests_total{result}`.

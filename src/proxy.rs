@@ -69,6 +69,8 @@ pub struct ProxyRequest {
     /// The multipart form as received (`/v1/audio/transcriptions`); `body` then holds its text
     /// fields as a JSON object.
     pub form: Option<Arc<Form>>,
+    /// Upstream attempts made so far (the router counts; an error answer reports it too).
+    pub attempts: AttemptCount,
 }
 
 /// The Responses API request as received, for deployments that speak it (SPEC §13).
@@ -84,6 +86,22 @@ pub struct NativeRequest {
     /// Only deployments that speak the Responses API can serve it (built-in tools, or a previous
     /// response only the upstream knows).
     pub native_only: bool,
+}
+
+/// A count of upstream attempts, shared by a request and its clones.
+#[derive(Debug, Clone, Default)]
+pub struct AttemptCount(Arc<std::sync::atomic::AtomicU32>);
+
+impl AttemptCount {
+    /// Records the count.
+    pub fn set(&self, n: u32) {
+        self.0.store(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The count.
+    pub fn get(&self) -> u32 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// A successful answer from the model stack.

@@ -93,6 +93,8 @@ pub fn classify(error: &GatewayError) -> Decision {
         | GatewayError::ModelNotFound { .. }
         | GatewayError::EndpointNotSupported { .. }
         | GatewayError::RequestTooLarge { .. }
+        | GatewayError::RequestTimeout { .. }
+        | GatewayError::ShuttingDown
         | GatewayError::RouteNotFound { .. }
         | GatewayError::ResponseNotFound { .. }
         | GatewayError::UnknownModel { .. }

@@ -183,7 +183,8 @@ impl Runtime {
             let deployment = Arc::new(Deployment {
                 id: cfg.id.as_str().into(),
                 upstream_metric: metrics.upstream(&cfg.id),
-                state: DeploymentState::new(metrics.cooldown(&cfg.id)),
+                state: DeploymentState::new(metrics.cooldown(&cfg.id))
+                    .with_limits(cfg.rpm, cfg.tpm),
                 config: cfg.clone(),
                 provider,
             });

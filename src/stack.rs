@@ -42,6 +42,7 @@ use crate::{
     router::{RouterLayer, core_by_name},
     runtime::ModelTable,
     spend::Spend,
+    sse::StreamLimits,
     state::{
         deployments::{DeploymentEvents, Local, RedisDeployments},
         redis::Redis,
@@ -92,10 +93,16 @@ pub fn build(
             RouterLayer::new(router.clone(), core, models, metrics.router(), events)
                 .with_group_budgets(group_budgets),
         )
-        .service(AttemptService::new(
-            router.stream_idle_timeout,
-            router.first_token_timeout,
-            router.midstream_rescue,
-        ));
+        .service(
+            AttemptService::new(
+                router.stream_idle_timeout,
+                router.first_token_timeout,
+                router.midstream_rescue,
+            )
+            .with_stream_limits(StreamLimits {
+                max_event_bytes: router.max_event_bytes,
+                max_before_first_token_bytes: router.max_before_first_token_bytes,
+            }),
+        );
     BoxCloneSyncService::new(stack)
 }

@@ -59,8 +59,10 @@ pub struct Refusal {
     pub retry_after: Option<Duration>,
 }
 
-/// Sends `request` to deployment `deployment`: the 2xx response, or the upstream's refusal for the
-/// adapter to map into its error shape. No answer at all is a 502 `upstream_unreachable`.
+/// Sends `request` to deployment `deployment`: the 2xx response, or the upstream's refusal (4xx,
+/// 5xx; its body with every configured secret redacted) for the adapter to map into its error
+/// shape. No answer at all is a 502 `upstream_unreachable`; any other status a 502
+/// `upstream_invalid_response`.
 pub async fn send(
     client: &HttpClient,
     request: Result<http::Request<Full<Bytes>>, http::Error>,
@@ -81,10 +83,22 @@ pub async fn send(
     if status.is_success() {
         return Ok(Ok(response));
     }
+    if !(400..=599).contains(&status.as_u16()) {
+        // A redirect, an informational or a made-up status (999): not an answer the protocol has.
+        return Err(GatewayError::UpstreamGarbled {
+            deployment: deployment.clone(),
+            reason: format!("it answered with status {}", status.as_u16()),
+        });
+    }
     let retry_after = retry_after(response.headers());
     let body = collect(response.into_body(), MAX_ERROR_BYTES)
         .await
         .unwrap_or_default();
+    // An error body may quote the deployment's key: it never goes further with it.
+    let body = match crate::secret::redact(&body) {
+        std::borrow::Cow::Borrowed(_) => body,
+        std::borrow::Cow::Owned(clean) => Bytes::from(clean),
+    };
     Ok(Err(Refusal {
         status,
         body,

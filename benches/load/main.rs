@@ -5,7 +5,11 @@
 //! cargo bench --bench load -- [--duration-secs 10] [--quick] [--out target/load-results.json]
 //!                             [--no-pin] [--no-build] [--gateway-bin PATH] [--streams 1000]
 //!                             [--groups base,routing,cache,auth,redis]
+//! cargo bench --bench load -- --endurance [--abandon 2000] [--soak-secs 600] [--soak-concurrency 32]
 //! ```
+//!
+//! `--endurance` runs only the memory endurance measurements of `endurance.rs` (abandoned
+//! streams, a mixed soak) on the plain gateway and prints their table.
 //!
 //! - An in-process mock OpenAI upstream (hyper, its own thread and tokio runtime) answers
 //!   `POST /v1/chat/completions`: a 660-byte `chat.completion` with `usage`, or with
@@ -46,6 +50,7 @@ mod client;
 mod compare;
 mod config;
 mod cpu;
+mod endurance;
 mod gateway;
 mod groups;
 mod hold;
@@ -93,6 +98,9 @@ USAGE: cargo bench --bench load -- [OPTIONS]
                         redis    limits + cache in Redis vs. in process: c=1 latency, c=64 RPS
                                  (starts redis-server on a free loopback port, or uses
                                  SWITCHYARD_BENCH_REDIS_URL)
+  --endurance         only the endurance measurements: RSS after --abandon N streams whose
+                      clients all leave (default 2000), and after a mixed soak of --soak-secs S
+                      (default 600) at --soak-concurrency C (default 32)
   -h, --help
 ";
 
@@ -110,6 +118,8 @@ pub(crate) struct Opts {
     pub(crate) streams: usize,
     /// In `Group::ALL` order, no repeats.
     pub(crate) groups: Vec<Group>,
+    /// `--endurance`: (abandoned streams, soak duration, soak concurrency).
+    pub(crate) endurance: Option<(usize, Duration, usize)>,
 }
 
 fn parse_opts() -> anyhow::Result<Option<Opts>> {
@@ -123,6 +133,10 @@ fn parse_opts() -> anyhow::Result<Option<Opts>> {
     let mut streams = 1000;
     let mut quiet_wait = Duration::ZERO;
     let mut groups = Group::ALL.to_vec();
+    let mut endurance = false;
+    let mut abandon = 2000;
+    let mut soak = Duration::from_secs(600);
+    let mut soak_concurrency = 32;
     let mut args = std::env::args().skip(1);
     let secs = |name: &str, v: Option<String>| -> anyhow::Result<Duration> {
         let v = v.with_context(|| format!("{name} needs a value"))?;
@@ -154,6 +168,22 @@ fn parse_opts() -> anyhow::Result<Option<Opts>> {
                 streams = v.parse().with_context(|| format!("bad --streams: {v}"))?;
                 if !(1..=10_000).contains(&streams) {
                     bail!("--streams must be between 1 and 10000");
+                }
+            }
+            "--endurance" => endurance = true,
+            "--soak-secs" => soak = secs("--soak-secs", args.next())?,
+            "--abandon" | "--soak-concurrency" => {
+                let v = args
+                    .next()
+                    .with_context(|| format!("{arg} needs a number"))?;
+                let n: usize = v.parse().with_context(|| format!("bad {arg}: {v}"))?;
+                if !(1..=10_000).contains(&n) {
+                    bail!("{arg} must be between 1 and 10000");
+                }
+                if arg == "--abandon" {
+                    abandon = n;
+                } else {
+                    soak_concurrency = n;
                 }
             }
             "--groups" => {
@@ -190,7 +220,12 @@ fn parse_opts() -> anyhow::Result<Option<Opts>> {
         build,
         gateway_bin,
         streams,
-        groups,
+        groups: if endurance {
+            vec![Group::ALL[0]]
+        } else {
+            groups
+        },
+        endurance: endurance.then_some((abandon, soak, soak_concurrency)),
     }))
 }
 
@@ -239,6 +274,22 @@ fn run() -> anyhow::Result<()> {
         .thread_name("load-client")
         .enable_all()
         .build()?;
+    if let Some((abandon, soak, concurrency)) = opts.endurance {
+        let gateway = fleet.get(config::Kind::Plain)?;
+        let lines = rt.block_on(async {
+            let a = endurance::abandon(gateway, &mock, abandon).await;
+            let s = endurance::soak(gateway, soak, concurrency).await;
+            [a, s]
+        });
+        drop(rt);
+        fleet.stop();
+        mock.stop();
+        println!("| measurement | load | RSS | RSS | RSS |\n| --- | --- | --- | --- | --- |");
+        for line in lines {
+            println!("{line}");
+        }
+        return Ok(());
+    }
     let report = rt.block_on(cells::measure(&opts, &mock, &fleet))?;
     drop(rt);
 

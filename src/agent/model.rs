@@ -124,6 +124,7 @@ impl ModelCall for StackModel {
                 identity: self.identity.clone(),
                 responses: None,
                 form: None,
+                attempts: Default::default(),
             };
             let response = self.stack.clone().oneshot(request).await?;
             let cost_micros = crate::spend::cost_from_headers(&response.headers);

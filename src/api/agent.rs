@@ -68,20 +68,16 @@ pub(super) async fn run(
                 code: "invalid_agent_request",
             })?;
         if rt.models.get(&body.model).is_none() {
-            let available = rt
-                .models
-                .names()
-                .iter()
-                .map(|n| &**n)
-                .collect::<Vec<_>>()
-                .join(", ");
             return Err(GatewayError::ModelNotFound {
                 model: body.model,
-                available,
+                available: super::forward::usable_models(&rt, &identity),
             });
         }
         if !identity.allows(&rt.config, &body.model) {
-            return Err(GatewayError::Forbidden { model: body.model });
+            return Err(GatewayError::Forbidden {
+                model: body.model,
+                allowed: super::forward::usable_models(&rt, &identity),
+            });
         }
         // A spent key is refused before the run starts (each model call is checked too).
         rt.spend.admit(Payer::from(&identity)).await?;

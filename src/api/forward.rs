@@ -89,10 +89,21 @@ pub(super) async fn forward(
         Ok(request) if endpoint == Endpoint::Chat && super::agent::requested(&request) => {
             super::agent::chat(rt, request).await
         }
-        Ok(request) => match rt.stack.clone().oneshot(request).await {
-            Ok(response) => response.into_response(),
-            Err(e) => e.into_response(),
-        },
+        Ok(request) => {
+            let attempts = request.attempts.clone();
+            match rt.stack.clone().oneshot(request).await {
+                Ok(response) => response.into_response(),
+                Err(e) => {
+                    let mut response = e.into_response();
+                    if attempts.get() > 0 {
+                        response
+                            .headers_mut()
+                            .insert("x-switchyard-attempts", attempts.get().into());
+                    }
+                    response
+                }
+            }
+        }
         Err((model, e)) => {
             app.metrics.rejected(model, e.status().as_u16());
             app.metrics.endpoint(endpoint, e.status().as_u16());
@@ -193,6 +204,7 @@ async fn prepare(
         identity,
         responses: None,
         form,
+        attempts: Default::default(),
     })
 }
 
@@ -204,18 +216,11 @@ pub(super) fn group_for<'a>(
     model: &str,
 ) -> Result<&'a Arc<ModelGroup>, (&'a str, GatewayError)> {
     let Some(group) = rt.models.get(model) else {
-        let available = rt
-            .models
-            .names()
-            .iter()
-            .map(|n| &**n)
-            .collect::<Vec<_>>()
-            .join(", ");
         return Err((
             "unknown",
             GatewayError::ModelNotFound {
                 model: model.to_owned(),
-                available,
+                available: usable_models(rt, identity),
             },
         ));
     };
@@ -224,8 +229,21 @@ pub(super) fn group_for<'a>(
             &group.name,
             GatewayError::Forbidden {
                 model: model.to_owned(),
+                allowed: usable_models(rt, identity),
             },
         ));
     }
     Ok(group)
+}
+
+/// The model names `identity` may use, comma separated: a virtual key is never told of the
+/// others.
+pub(super) fn usable_models(rt: &Runtime, identity: &Identity) -> String {
+    rt.models
+        .names()
+        .iter()
+        .filter(|n| identity.allows(&rt.config, n))
+        .map(|n| &**n)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

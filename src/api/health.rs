@@ -30,7 +30,7 @@ pub(super) async fn ready(State(app): State<Arc<AppState>>) -> (StatusCode, Json
     let healthy = |g: &crate::router::ModelGroup| {
         g.deployments
             .iter()
-            .filter(|d| !d.state.is_cooling(now))
+            .filter(|d| !d.state.is_resting(now))
             .count()
     };
     let healthy_deployments = rt.models.groups().map(|g| healthy(g)).sum();

@@ -94,17 +94,17 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// The key check, and outermost load shedding: an overloaded gateway refuses before spending
-/// anything on a request.
+/// The key check (outermost: a caller without a key costs no body read), then load shedding,
+/// which reads the body (bounded in time and bytes) before a request counts as in flight.
 fn with_key(routes: Router<Arc<AppState>>, state: &Arc<AppState>) -> Router<Arc<AppState>> {
     routes
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            require_key,
+            limit_parallel,
         ))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            limit_parallel,
+            require_key,
         ))
 }
 

@@ -184,6 +184,8 @@ pub(crate) struct RawSwitchyardSettings {
     pub(crate) metrics_require_key: Option<bool>,
     #[serde(default, deserialize_with = "super::yaml11::opt_float")]
     pub(crate) drain_timeout_seconds: Option<f64>,
+    /// Connection-level limits of the HTTP server.
+    pub(crate) server: RawServer,
     /// Agent mode (SPEC §9).
     pub(crate) agent: super::agent::RawAgent,
     /// A price table in LiteLLM's `model_prices_and_context_window.json` format.
@@ -212,6 +214,19 @@ pub(crate) struct RawSwitchyardRouter {
     pub(crate) stream_idle_timeout_seconds: Option<f64>,
     #[serde(default, deserialize_with = "super::yaml11::opt_bool")]
     pub(crate) midstream_rescue: Option<bool>,
+    pub(crate) max_retry_after_seconds: Option<f64>,
+    pub(crate) max_event_kb: Option<u64>,
+    pub(crate) max_before_first_token_kb: Option<u64>,
+}
+
+/// `switchyard_settings.server`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct RawServer {
+    pub(crate) header_read_timeout_seconds: Option<f64>,
+    pub(crate) idle_timeout_seconds: Option<f64>,
+    pub(crate) body_read_timeout_seconds: Option<f64>,
+    pub(crate) max_connections: Option<u64>,
 }
 
 /// One `switchyard_settings.keys` entry.

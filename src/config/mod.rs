@@ -49,6 +49,8 @@ pub struct Config {
     pub metrics_require_key: bool,
     /// How long SIGTERM waits for in-flight requests.
     pub drain_timeout: Duration,
+    /// Connection-level limits (`switchyard_settings.server`).
+    pub server: ServerSettings,
     /// Agent mode.
     pub agent: AgentSettings,
     /// Model prices: `switchyard_settings.pricing_file`, else the embedded table.
@@ -154,9 +156,30 @@ pub struct RouterSettings {
     pub stream_idle_timeout: Duration,
     /// Continue a cut stream on another deployment.
     pub midstream_rescue: bool,
+    /// An upstream `Retry-After` longer than this is taken as this.
+    pub max_retry_after: Duration,
+    /// Streams: the largest SSE event accepted from an upstream, in bytes.
+    pub max_event_bytes: usize,
+    /// Streams: what may be held (role chunks, comments) before the first content, in bytes.
+    pub max_before_first_token_bytes: usize,
     /// The Redis URL of [`Config::redis`], whichever key named it (kept for callers of this
     /// field; `Config::redis` has the whole settings).
     pub redis_url: Option<Secret>,
+}
+
+/// `switchyard_settings.server`: what bounds a client's connection, with defaults applied.
+/// Read once at start-up (a reload does not change the listener).
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Time a client has to send a request's complete headers; on HTTP/1.1 this also bounds an
+    /// idle keep-alive connection waiting for its next request.
+    pub header_read_timeout: Duration,
+    /// A connection with no request in flight and no bytes moving is closed after this.
+    pub idle_timeout: Duration,
+    /// Time a client has to send a request body once its headers are in.
+    pub body_read_timeout: Duration,
+    /// Open client connections at most; beyond it a new connection is closed at once.
+    pub max_connections: usize,
 }
 
 /// `litellm_settings.cache_params`, resolved.
@@ -277,7 +300,13 @@ fn parse_file(
         } else {
             path
         };
-        error(path, e.into_inner().to_string())
+        let message = e.into_inner().to_string();
+        let message = if holds_secret(&path) {
+            without_value(&message)
+        } else {
+            message
+        };
+        error(path, message)
     })?;
     let mut seen = std::collections::HashSet::new();
     for path in &ignored {
@@ -319,6 +348,36 @@ fn parse_file(
         }
     }
     Ok((config, warnings))
+}
+
+/// Whether a key path names a value that is (or holds) a secret: an `api_key`, `master_key`, a
+/// virtual key, a password, a token, a Redis URL.
+fn holds_secret(path: &str) -> bool {
+    path.split('.').any(|segment| {
+        let name = segment
+            .split('[')
+            .next()
+            .unwrap_or(segment)
+            .to_ascii_lowercase();
+        name.ends_with("key")
+            || name.ends_with("keys")
+            || name.contains("password")
+            || name.contains("secret")
+            || name.contains("token") && !name.contains("tokens")
+            || name == "redis_url"
+    })
+}
+
+/// A parse error's message without the value it quotes (serde quotes it as `"..."` or `` `...` ``):
+/// only what was expected.
+fn without_value(message: &str) -> String {
+    let expected = message
+        .find("expected")
+        .map_or("expected another shape", |i| &message[i..]);
+    let expected = expected.split(" at line ").next().unwrap_or(expected);
+    format!(
+        "wrong type or value ({expected}; the value is not shown because this key holds a secret)"
+    )
 }
 
 /// `model_list[0].litellm_params.foo` from serde_ignored's path.

@@ -234,3 +234,52 @@ fn the_exec_sandbox_settings_resolve_with_defaults() {
         assert_eq!(c.agent.sandbox.group, Some(IdSpec::Name("nogroup".into())));
     }
 }
+
+#[test]
+fn errors_at_secret_key_paths_never_print_the_value() {
+    for yaml in [
+        format!("{ONE}general_settings: {{ master_key: [sk-leak-1234567] }}\n"),
+        format!("{ONE}general_settings: {{ master_key: {{ k: sk-leak-1234567 }} }}\n"),
+        format!("{ONE}switchyard_settings: {{ keys: [sk-leak-1234567] }}\n"),
+        format!("{ONE}switchyard_settings: {{ keys: [ {{ key: [sk-leak-1234567] }} ] }}\n"),
+        "model_list:\n  - model_name: gpt\n    litellm_params: { model: mock/gpt, api_key: [sk-leak-1234567] }\n".to_owned(),
+    ] {
+        let e = err(&yaml, &[]);
+        let shown = e.to_string();
+        assert!(
+            !shown.contains("leak"),
+            "{shown}"
+        );
+        assert!(shown.contains("expected"), "{shown}");
+    }
+    // Elsewhere the value still helps.
+    let e = err(
+        &format!("{ONE}router_settings: {{ num_retries: lots }}\n"),
+        &[],
+    );
+    assert!(e.message.contains("lots"), "{e}");
+}
+
+#[test]
+fn server_and_stream_limits_have_defaults_and_can_be_set() {
+    let (c, _) = ok(ONE);
+    assert_eq!(c.server.header_read_timeout, Duration::from_secs(10));
+    assert_eq!(c.server.idle_timeout, Duration::from_secs(60));
+    assert_eq!(c.server.body_read_timeout, Duration::from_secs(30));
+    assert_eq!(c.server.max_connections, 10_000);
+    assert_eq!(c.router.max_retry_after, Duration::from_secs(60));
+    assert_eq!(c.router.max_event_bytes, 1 << 20);
+    let (c, w) = ok(&format!(
+        "{ONE}switchyard_settings:\n  server: {{ header_read_timeout_seconds: 2, idle_timeout_seconds: 3, body_read_timeout_seconds: 4, max_connections: 5 }}\n  router: {{ max_retry_after_seconds: 6, max_event_kb: 7, max_before_first_token_kb: 8 }}\n"
+    ));
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(c.server.max_connections, 5);
+    assert_eq!(c.server.body_read_timeout, Duration::from_secs(4));
+    assert_eq!(c.router.max_retry_after, Duration::from_secs(6));
+    assert_eq!(c.router.max_before_first_token_bytes, 8 * 1024);
+    let e = err(
+        &format!("{ONE}switchyard_settings: {{ server: {{ max_connections: 0 }} }}\n"),
+        &[],
+    );
+    assert_eq!(e.path, "switchyard_settings.server.max_connections");
+}

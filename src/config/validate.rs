@@ -3,7 +3,8 @@
 use std::{collections::HashMap, time::Duration};
 
 use super::{
-    CacheSettings, Config, DeploymentConfig, MockParams, RouterSettings, VirtualKeyConfig, Warning,
+    CacheSettings, Config, DeploymentConfig, MockParams, RouterSettings, ServerSettings,
+    VirtualKeyConfig, Warning,
     env::{Env, resolve},
     litellm::{RawConfig, RawDeployment, StringOrNumber},
     router::{fallbacks, router_keys},
@@ -132,6 +133,21 @@ pub(super) fn validate(
         )?
         .unwrap_or(Duration::from_secs(300)),
         midstream_rescue: sw.midstream_rescue.unwrap_or(true),
+        max_retry_after: seconds(
+            "switchyard_settings.router.max_retry_after_seconds",
+            sw.max_retry_after_seconds,
+        )?
+        .unwrap_or(Duration::from_secs(60)),
+        max_event_bytes: kib(
+            "switchyard_settings.router.max_event_kb",
+            sw.max_event_kb,
+            1024,
+        )?,
+        max_before_first_token_bytes: kib(
+            "switchyard_settings.router.max_before_first_token_kb",
+            sw.max_before_first_token_kb,
+            1024,
+        )?,
         // Resolved with the other Redis keys in `redis.rs` (an unset variable there warns).
         redis_url: None,
     };
@@ -238,7 +254,54 @@ pub(super) fn validate(
         .unwrap_or(Duration::from_secs(30)),
         pricing,
         group_budgets,
+        server: server(&raw.switchyard_settings.server)?,
     })
+}
+
+/// `switchyard_settings.server`, with defaults.
+fn server(raw: &super::litellm::RawServer) -> Result<ServerSettings, Failure> {
+    let positive = |path: &str, v: Option<f64>, default: u64| match seconds(path, v)? {
+        Some(d) if d.is_zero() => Err((path.to_owned(), "expected a number of seconds > 0".into())),
+        Some(d) => Ok(d),
+        None => Ok(Duration::from_secs(default)),
+    };
+    let max_connections = match raw.max_connections {
+        Some(0) => {
+            return Err((
+                "switchyard_settings.server.max_connections".into(),
+                "expected a number > 0".into(),
+            ));
+        }
+        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+        None => 10_000,
+    };
+    Ok(ServerSettings {
+        header_read_timeout: positive(
+            "switchyard_settings.server.header_read_timeout_seconds",
+            raw.header_read_timeout_seconds,
+            10,
+        )?,
+        idle_timeout: positive(
+            "switchyard_settings.server.idle_timeout_seconds",
+            raw.idle_timeout_seconds,
+            60,
+        )?,
+        body_read_timeout: positive(
+            "switchyard_settings.server.body_read_timeout_seconds",
+            raw.body_read_timeout_seconds,
+            30,
+        )?,
+        max_connections,
+    })
+}
+
+/// A size in KiB (> 0) as bytes, `default` KiB when absent.
+fn kib(path: &str, value: Option<u64>, default: u64) -> Result<usize, Failure> {
+    match value {
+        Some(0) => Err((path.to_owned(), "expected a size in KiB > 0".into())),
+        Some(v) => Ok(usize::try_from(v.saturating_mul(1024)).unwrap_or(usize::MAX)),
+        None => Ok(usize::try_from(default * 1024).unwrap_or(usize::MAX)),
+    }
 }
 
 /// One deployment: `Ok(Err(why))` when it must be skipped with a warning (an unsupported provider).

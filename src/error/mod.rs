@@ -80,10 +80,12 @@ pub enum GatewayError {
         message: String,
     },
     /// The key may not use this model.
-    #[error("This API key may not use model `{model}`")]
+    #[error("This API key may not use model `{model}`. Models it may use: {allowed}")]
     Forbidden {
         /// The model group.
         model: String,
+        /// The models this key may use, comma separated (never the others).
+        allowed: String,
     },
     /// The route exists but not for this method.
     #[error("Method {method} is not allowed on {path}")]
@@ -174,6 +176,15 @@ pub enum GatewayError {
         /// What went wrong.
         detail: String,
     },
+    /// The client did not send its request body in time.
+    #[error("The request body did not arrive within {}s", after.as_secs_f64())]
+    RequestTimeout {
+        /// The body read timeout.
+        after: Duration,
+    },
+    /// The gateway is shutting down and ended this answer before it completed.
+    #[error("The gateway is shutting down; the answer was ended before it completed")]
+    ShuttingDown,
     /// A bug or an impossible state; the message carries no secrets.
     #[error("Internal error: {0}")]
     Internal(String),
@@ -281,6 +292,8 @@ impl GatewayError {
             Self::RouteNotFound { .. }
             | Self::UnknownModel { .. }
             | Self::ResponseNotFound { param: None, .. } => StatusCode::NOT_FOUND,
+            Self::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
@@ -306,6 +319,7 @@ impl GatewayError {
             | Self::ModelNotFound { .. }
             | Self::EndpointNotSupported { .. }
             | Self::RequestTooLarge { .. }
+            | Self::RequestTimeout { .. }
             | Self::RouteNotFound { .. }
             | Self::ResponseNotFound { .. }
             | Self::UnknownModel { .. }
@@ -313,6 +327,7 @@ impl GatewayError {
             | Self::Unauthorized { .. }
             | Self::Forbidden { .. }
             | Self::BudgetExceeded { .. } => ErrorKind::Client,
+            Self::ShuttingDown => ErrorKind::Unavailable,
             Self::Upstream(e) => e.kind(),
             Self::UpstreamUnreachable { .. } => ErrorKind::Connect,
             Self::UpstreamGarbled { .. } => ErrorKind::Garbled,
@@ -335,6 +350,8 @@ impl GatewayError {
             | Self::ModelNotFound { .. }
             | Self::EndpointNotSupported { .. }
             | Self::RequestTooLarge { .. }
+            | Self::RequestTimeout { .. }
+            | Self::ShuttingDown
             | Self::RouteNotFound { .. }
             | Self::ResponseNotFound { .. }
             | Self::UnknownModel { .. }
@@ -354,7 +371,7 @@ impl GatewayError {
     /// The OpenAI `type` field.
     pub(super) fn error_type(&self) -> &'static str {
         match self.status().as_u16() {
-            400 | 405 | 413 | 422 => "invalid_request_error",
+            400 | 405 | 408 | 413 | 422 => "invalid_request_error",
             401 => "authentication_error",
             403 => "permission_error",
             404 => "not_found_error",
@@ -370,6 +387,8 @@ impl GatewayError {
             Self::ModelNotFound { .. } | Self::UnknownModel { .. } => "model_not_found",
             Self::EndpointNotSupported { .. } => "endpoint_not_supported",
             Self::RequestTooLarge { .. } => "request_too_large",
+            Self::RequestTimeout { .. } => "request_timeout",
+            Self::ShuttingDown => "server_shutting_down",
             Self::RouteNotFound { .. } => "not_found",
             Self::ResponseNotFound { .. } => "response_not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
@@ -397,6 +416,8 @@ impl GatewayError {
             | Self::UnknownModel { .. } => Some("model"),
             Self::ResponseNotFound { param, .. } => *param,
             Self::RequestTooLarge { .. }
+            | Self::RequestTimeout { .. }
+            | Self::ShuttingDown
             | Self::RouteNotFound { .. }
             | Self::MethodNotAllowed { .. }
             | Self::Unauthorized { .. }
@@ -426,6 +447,8 @@ impl GatewayError {
             | Self::ModelNotFound { .. }
             | Self::EndpointNotSupported { .. }
             | Self::RequestTooLarge { .. }
+            | Self::RequestTimeout { .. }
+            | Self::ShuttingDown
             | Self::RouteNotFound { .. }
             | Self::ResponseNotFound { .. }
             | Self::UnknownModel { .. }

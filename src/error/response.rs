@@ -28,18 +28,26 @@ struct Body<'a> {
 impl GatewayError {
     /// The OpenAI error envelope as JSON bytes (also used for in-band SSE error events).
     pub fn to_json(&self) -> Bytes {
+        let mut message = None;
+        let mut code = None;
         if let Self::Upstream(e) = self {
             if let Some(body) = e.passthrough_body() {
                 return body;
             }
+            // A 5xx is sent in the gateway's envelope (`api_error`) with the upstream's message
+            // (and its code, when it names one).
+            if e.status.is_server_error() {
+                message = Some(e.upstream_message());
+                code = e.upstream_code();
+            }
         }
-        let message = self.to_string();
+        let message = message.unwrap_or_else(|| self.to_string());
         let body = Envelope {
             error: Body {
                 message: &message,
                 kind: self.error_type(),
                 param: self.param(),
-                code: self.code(),
+                code: code.as_deref().unwrap_or(self.code()),
             },
         };
         // Serialising a struct of strings cannot fail; fall back to a fixed body regardless.

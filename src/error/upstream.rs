@@ -63,13 +63,22 @@ impl UpstreamError {
         }
     }
 
-    /// The upstream body as is, when it is an OpenAI error envelope the caller may see.
+    /// The upstream body as is, when it is an OpenAI error envelope the caller may see: the
+    /// caller's own 4xx (a 5xx goes in the gateway's `api_error` envelope).
     pub(super) fn passthrough_body(&self) -> Option<Bytes> {
-        if matches!(self.status.as_u16(), 401 | 403 | 404) {
+        if matches!(self.status.as_u16(), 401 | 403 | 404) || !self.status.is_client_error() {
             return None; // it describes the gateway's credentials, not the caller's request
         }
         serde_json::from_slice::<UpstreamEnvelope<'_>>(&self.body).ok()?;
         Some(self.body.clone())
+    }
+
+    /// The upstream envelope's `code`, when it is a short printable string.
+    pub(super) fn upstream_code(&self) -> Option<String> {
+        let v: serde_json::Value = serde_json::from_slice(&self.body).ok()?;
+        let code = v.pointer("/error/code")?.as_str()?;
+        (!code.is_empty() && code.len() <= 64 && code.bytes().all(|b| b.is_ascii_graphic()))
+            .then(|| code.to_owned())
     }
 
     /// The upstream's error message, or a short printable excerpt of its body.

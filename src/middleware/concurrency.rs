@@ -1,6 +1,8 @@
 //! Load shedding: at most `max_parallel_requests` model requests at once (an open stream counts
 //! until it ends). Beyond that the answer is 429 at once — never an unbounded queue — while
-//! health and metrics keep answering.
+//! health and metrics keep answering. A request counts only once its body is read: the body must
+//! arrive within `switchyard_settings.server.body_read_timeout_seconds` (408 otherwise) and
+//! within `max_request_size_mb` (413), so a client that trickles its body holds no permit.
 
 use std::{
     pin::Pin,
@@ -17,6 +19,7 @@ use axum::{
 };
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use pin_project_lite::pin_project;
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -34,13 +37,19 @@ pin_project! {
     }
 }
 
-/// axum middleware fn: 429 when `max_parallel_requests` are already in flight.
+/// axum middleware fn: reads the body (bounded in time and bytes), then 429 when
+/// `max_parallel_requests` are already in flight.
 pub async fn limit_parallel(
     State(app): State<Arc<AppState>>,
     request: Request,
     next: Next,
 ) -> Response {
     let rt = app.runtime();
+    let (parts, body) = request.into_parts();
+    let bytes = match read_body(&rt, &parts.headers, body).await {
+        Ok(bytes) => bytes,
+        Err(e) => return e.into_response(),
+    };
     let Ok(permit) = rt.parallel.clone().try_acquire_owned() else {
         app.metrics.rate_limited(RateLimitScope::Global);
         let e = GatewayError::RateLimited {
@@ -51,12 +60,41 @@ pub async fn limit_parallel(
         return e.into_response();
     };
     drop(rt);
+    let request = Request::from_parts(parts, Body::from(bytes));
     next.run(request).await.map(|inner| {
         Body::new(Permitted {
             inner,
             permit: Some(permit),
         })
     })
+}
+
+/// The whole request body, within `max_request_size_mb` (413) and the body read timeout (408).
+async fn read_body(
+    rt: &crate::runtime::Runtime,
+    headers: &http::HeaderMap,
+    body: Body,
+) -> Result<Bytes, GatewayError> {
+    let limit = rt.config.max_request_bytes;
+    let after = rt.config.server.body_read_timeout;
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(GatewayError::RequestTooLarge { limit_bytes: limit });
+    }
+    let collected = Limited::new(body, limit).collect();
+    match tokio::time::timeout(after, collected).await {
+        Err(_) => Err(GatewayError::RequestTimeout { after }),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(GatewayError::RequestTooLarge { limit_bytes: limit })
+        }
+        Ok(Err(e)) => Err(GatewayError::invalid(
+            format!("could not read the request body: {e}"),
+            None,
+        )),
+    }
 }
 
 impl HttpBody for Permitted {

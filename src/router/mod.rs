@@ -5,6 +5,7 @@
 
 mod deployment;
 mod fallback;
+mod gcra;
 mod rescue;
 mod service;
 mod shadow;

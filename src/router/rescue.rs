@@ -76,11 +76,7 @@ where
             loop {
                 let deployment = candidates.lock().pop_front()?;
                 let now = Instant::now();
-                let ready = deployment.state.availability(
-                    now,
-                    deployment.config.rpm,
-                    deployment.config.tpm,
-                );
+                let ready = deployment.state.availability(now);
                 if !deployment.serves(Endpoint::Chat) || ready != Availability::Ready {
                     continue;
                 }

@@ -13,9 +13,9 @@ use super::{
 };
 use crate::{
     config::RouterSettings,
-    error::{GatewayError, RateLimitScope},
+    error::{GatewayError, RateLimitScope, UpstreamError},
     proxy::{Endpoint, ProxyRequest, ProxyResponse, ReplyBody},
-    retry::{Backoff, Decision, FallbackKind, classify},
+    retry::{Backoff, Decision, FallbackKind, RetryReason, classify},
     runtime::ModelTable,
     spend::Spend,
     state::deployments::DeploymentEvents,
@@ -180,10 +180,11 @@ where
                     continue;
                 }
             }
-            match self
+            let result = self
                 .run_group(&request, group, deadline, &mut attempts)
-                .await
-            {
+                .await;
+            request.attempts.set(attempts);
+            match result {
                 Ok(mut response) => {
                     response.attempts = attempts;
                     return Ok(response);
@@ -195,9 +196,10 @@ where
                 }) => {
                     chain.on_failure(kind);
                     // Keep the last upstream answer: the caller gets its status and message.
-                    if last.as_ref().is_none_or(|_| error.deployment().is_some()) {
-                        last = Some(error);
-                    }
+                    last = Some(match last {
+                        Some(previous) if error.deployment().is_none() => previous,
+                        previous => keep_answer(previous, error),
+                    });
                 }
             }
         }
@@ -234,12 +236,32 @@ where
     }
 
     /// Attempts within one group until an answer, a decision to fall back, or a final error.
+    /// A failure without a valid HTTP answer (a reset, a garbled answer) gives way to the last
+    /// upstream answer of the group: the caller gets that status and message.
     async fn run_group(
         &self,
         request: &Arc<ProxyRequest>,
         group: &Arc<ModelGroup>,
         deadline: Instant,
         attempts: &mut u32,
+    ) -> Result<ProxyResponse, GroupFailure> {
+        let mut answer: Option<UpstreamError> = None;
+        let result = self
+            .attempt_group(request, group, deadline, attempts, &mut answer)
+            .await;
+        result.map_err(|GroupFailure { error, next }| GroupFailure {
+            error: keep_answer(answer.map(GatewayError::Upstream), error),
+            next,
+        })
+    }
+
+    async fn attempt_group(
+        &self,
+        request: &Arc<ProxyRequest>,
+        group: &Arc<ModelGroup>,
+        deadline: Instant,
+        attempts: &mut u32,
+        answer: &mut Option<UpstreamError>,
     ) -> Result<ProxyResponse, GroupFailure> {
         let s = &self.shared.settings;
         let mut excluded: Vec<Arc<str>> = Vec::new();
@@ -278,8 +300,9 @@ where
                         tokio::time::sleep_until(until).await;
                         continue;
                     }
-                    Some(Wait::Busy(_)) => {
-                        return Err(stop(last.unwrap_or_else(|| no_healthy(group, None))));
+                    Some(Wait::Busy(until)) => {
+                        let wait = until - now;
+                        return Err(stop(last.unwrap_or_else(|| no_healthy(group, Some(wait)))));
                     }
                     Some(Wait::Cooling(until)) => {
                         return Err(fallback(
@@ -335,7 +358,24 @@ where
                     if deployment.state.success(started.elapsed()) {
                         self.shared.events.recovered(&deployment);
                     }
+                    // Its tpm is charged with the usage once known.
+                    let tokens = |u: &crate::openai::Usage| {
+                        u.total_tokens.max(u.prompt_tokens + u.completion_tokens)
+                    };
+                    if let Some(usage) = &response.usage {
+                        deployment.state.add_tokens(Instant::now(), tokens(usage));
+                    }
                     if let ReplyBody::Stream(sse) = &mut response.body {
+                        if deployment.config.tpm.is_some() {
+                            let charged = deployment.clone();
+                            sse.as_mut().on_end(move |end| {
+                                if let Some(usage) = &end.usage {
+                                    charged.state.add_tokens(Instant::now(), tokens(usage));
+                                }
+                            });
+                        }
+                        // The deadline bounds the whole request, the stream included.
+                        sse.as_mut().set_deadline(deadline, s.deadline);
                         // A rescue continues a chat; a text completion has no messages to extend.
                         if s.midstream_rescue && request.endpoint == Endpoint::Chat {
                             let candidates = self.rescue_candidates(request, group, &deployment);
@@ -354,7 +394,25 @@ where
                 }
                 Ok(Err(error)) => error,
             };
+            let mut error = error;
+            if let GatewayError::Upstream(e) = &mut error {
+                // A `Retry-After` of years would black the deployment out: take at most the cap.
+                e.retry_after = e.retry_after.map(|after| after.min(s.max_retry_after));
+            }
             let now = Instant::now();
+            if is_unserved_endpoint(&error, &deployment, request) {
+                // A 404 for an endpoint this deployment does not serve is the caller's error for
+                // that endpoint, not a broken deployment: no cooldown.
+                excluded.push(deployment.id.clone());
+                last = Some(GatewayError::EndpointNotSupported {
+                    model: group.name.to_string(),
+                    endpoint: request.endpoint.name(),
+                });
+                continue;
+            }
+            if let GatewayError::Upstream(e) = &error {
+                *answer = Some(e.clone());
+            }
             match classify(&error) {
                 Decision::Retry(reason) => {
                     let retry_after = match &error {
@@ -384,8 +442,7 @@ where
                             && d.serves(request.endpoint)
                             && request.may_use(d)
                             && !excluded.contains(&d.id)
-                            && d.state.availability(now, d.config.rpm, d.config.tpm)
-                                == Availability::Ready
+                            && d.state.availability(now) == Availability::Ready
                     });
                     if !others && retry_after.is_none() {
                         let wait = self.shared.backoff.delay(retries - 1, None);
@@ -400,6 +457,11 @@ where
                         self.shared.events.cooled(&deployment, s.cooldown).await;
                     }
                     excluded.push(deployment.id.clone());
+                    self.shared
+                        .metrics
+                        .retries
+                        .with_label_values(&[&group.name, RetryReason::Timeout.label()])
+                        .inc();
                 }
                 Decision::Misconfigured => {
                     deployment.state.cool_down(now, s.cooldown);
@@ -435,7 +497,7 @@ fn partition<'a>(
     let mut ready = Vec::with_capacity(serving.len());
     let mut waits = Vec::new();
     for d in serving {
-        match d.state.availability(now, d.config.rpm, d.config.tpm) {
+        match d.state.availability(now) {
             Availability::Ready => ready.push(*d),
             Availability::Busy(t) => waits.push(Wait::Busy(t)),
             Availability::Cooling(t) => waits.push(Wait::Cooling(t)),
@@ -460,4 +522,44 @@ fn no_healthy(group: &ModelGroup, retry_after: Option<Duration>) -> GatewayError
         model: group.name.to_string(),
         retry_after,
     }
+}
+
+/// Whether `error` is a 404 for an endpoint other than the one `deployment` is configured for
+/// (e.g. embeddings on a chat model).
+fn is_unserved_endpoint(
+    error: &GatewayError,
+    deployment: &Deployment,
+    request: &ProxyRequest,
+) -> bool {
+    use crate::{config::ModelMode, proxy::Endpoint};
+    // The endpoint the deployment's `model_info.mode` names (chat when it names none): a 404
+    // there means a wrong model or key; elsewhere only that the upstream lacks that endpoint.
+    let primary = match deployment.config.mode {
+        ModelMode::Any | ModelMode::Chat => Endpoint::Chat,
+        ModelMode::Completion => Endpoint::Completions,
+        ModelMode::Embedding => Endpoint::Embeddings,
+        ModelMode::ImageGeneration => Endpoint::Images,
+        ModelMode::AudioSpeech => Endpoint::Speech,
+        ModelMode::AudioTranscription => Endpoint::Transcriptions,
+        ModelMode::Moderation => Endpoint::Moderations,
+        ModelMode::Rerank => Endpoint::Rerank,
+    };
+    matches!(error, GatewayError::Upstream(e) if e.status.as_u16() == 404)
+        && request.endpoint != primary
+}
+
+/// `new`, unless it carries no valid HTTP answer (a reset, a garbled answer) and `previous` is
+/// an upstream's answer: then that answer (its status and message reach the caller).
+fn keep_answer(previous: Option<GatewayError>, new: GatewayError) -> GatewayError {
+    match previous {
+        Some(answer @ GatewayError::Upstream(_)) if lacks_answer(&new) => answer,
+        _ => new,
+    }
+}
+
+fn lacks_answer(e: &GatewayError) -> bool {
+    matches!(
+        e,
+        GatewayError::UpstreamUnreachable { .. } | GatewayError::UpstreamGarbled { .. }
+    )
 }

@@ -1,5 +1,6 @@
-//! Live state of one deployment: requests in flight, latency, this minute's usage, and the
-//! cooldown circuit (closed -> open for `cooldown_time` -> half-open: one probe; a success closes it).
+//! Live state of one deployment: requests in flight, latency, this minute's usage, its rpm/tpm
+//! (GCRA, burst = limit, as for virtual keys: `gcra.rs`), and the cooldown circuit (closed ->
+//! open for `cooldown_time` -> half-open: one probe; a success closes it).
 
 use std::{
     collections::VecDeque,
@@ -8,6 +9,8 @@ use std::{
 };
 
 use parking_lot::Mutex;
+
+use super::gcra;
 use prometheus::IntGauge;
 use tokio::time::Instant;
 
@@ -24,7 +27,7 @@ pub enum Availability {
     Cooling(Instant),
     /// It asked to be left alone (`Retry-After`) until then.
     Busy(Instant),
-    /// At its rpm/tpm for this minute, until the minute ends.
+    /// At its rpm/tpm until then.
     AtLimit(Instant),
 }
 
@@ -39,6 +42,8 @@ pub struct DeploymentState {
     /// Requests the whole fleet sent it this wall-clock minute (`state::deployments`), as
     /// `(minute since the epoch, requests)`; 0 when replicas share nothing.
     fleet_requests: Mutex<(u64, u64)>,
+    rpm: Option<u64>,
+    tpm: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -46,6 +51,9 @@ struct Health {
     window_start: Instant,
     requests: u64,
     tokens: u64,
+    /// GCRA arrival times of the rpm and tpm limits.
+    requests_tat: Instant,
+    tokens_tat: Instant,
     failures: VecDeque<Instant>,
     circuit: Circuit,
     busy_until: Option<Instant>,
@@ -74,19 +82,24 @@ impl DeploymentState {
     /// Fresh state; `cooldown_gauge` is this deployment's `switchyard_deployment_cooldown`.
     pub fn new(cooldown_gauge: IntGauge) -> Self {
         cooldown_gauge.set(0);
+        let now = Instant::now();
         Self {
             in_flight: AtomicU32::new(0),
             latency_us: AtomicU64::new(0),
             health: Mutex::new(Health {
-                window_start: Instant::now(),
+                window_start: now,
                 requests: 0,
                 tokens: 0,
+                requests_tat: now,
+                tokens_tat: now,
                 failures: VecDeque::new(),
                 circuit: Circuit::Closed,
                 busy_until: None,
             }),
             cooldown_gauge,
             fleet_requests: Mutex::new((0, 0)),
+            rpm: None,
+            tpm: None,
         }
     }
 
@@ -124,6 +137,13 @@ impl DeploymentState {
         }
     }
 
+    /// The same state enforcing `rpm` and `tpm` (`litellm_params.rpm`/`tpm`).
+    pub fn with_limits(mut self, rpm: Option<u64>, tpm: Option<u64>) -> Self {
+        self.rpm = rpm.filter(|l| *l > 0);
+        self.tpm = tpm.filter(|l| *l > 0);
+        self
+    }
+
     /// Requests in flight now.
     pub fn in_flight(&self) -> u32 {
         self.in_flight.load(Ordering::Relaxed)
@@ -145,8 +165,26 @@ impl DeploymentState {
         (h.requests.max(fleet), h.tokens)
     }
 
+    /// Units of its tighter limit it can still take now (limit minus what is owed), or `None`
+    /// when it has no rpm/tpm.
+    pub fn headroom(&self, now: Instant) -> Option<u64> {
+        let fleet = self.fleet_requests();
+        let h = self.health.lock();
+        // The fleet's requests this minute (with Redis) count as used too.
+        let requests = self
+            .rpm
+            .map(|l| l.saturating_sub(gcra::used(h.requests_tat, now, l).max(fleet)));
+        let tokens = self
+            .tpm
+            .map(|l| l.saturating_sub(gcra::used(h.tokens_tat, now, l)));
+        match (requests, tokens) {
+            (Some(r), Some(t)) => Some(r.min(t)),
+            (one, other) => one.or(other),
+        }
+    }
+
     /// Whether it can take a request now, given its limits.
-    pub fn availability(&self, now: Instant, rpm: Option<u64>, tpm: Option<u64>) -> Availability {
+    pub fn availability(&self, now: Instant) -> Availability {
         let mut h = self.health.lock();
         match h.circuit {
             Circuit::Open { until } if now < until => return Availability::Cooling(until),
@@ -162,11 +200,16 @@ impl DeploymentState {
         if let Some(until) = h.busy_until.filter(|u| now < *u) {
             return Availability::Busy(until);
         }
-        h.roll(now);
-        let minute_end = h.window_start + MINUTE;
-        let requests = h.requests.max(self.fleet_requests());
-        if rpm.is_some_and(|l| requests >= l) || tpm.is_some_and(|l| h.tokens >= l) {
-            return Availability::AtLimit(minute_end);
+        let wait =
+            |tat, limit: Option<u64>| limit.map_or(Duration::ZERO, |l| gcra::wait(tat, now, l));
+        let wait = wait(h.requests_tat, self.rpm).max(wait(h.tokens_tat, self.tpm));
+        if !wait.is_zero() {
+            return Availability::AtLimit(now + wait);
+        }
+        // What the rest of the fleet sent it this wall-clock minute counts against its rpm too.
+        if self.rpm.is_some_and(|l| self.fleet_requests() >= l) {
+            h.roll(now);
+            return Availability::AtLimit(h.window_start + MINUTE);
         }
         Availability::Ready
     }
@@ -176,6 +219,9 @@ impl DeploymentState {
         let mut h = self.health.lock();
         h.roll(now);
         h.requests += 1;
+        if let Some(limit) = self.rpm {
+            h.requests_tat = gcra::charge(h.requests_tat, now, limit, 1);
+        }
         if let Circuit::HalfOpen { probing } = &mut h.circuit {
             *probing = true;
         }
@@ -251,9 +297,20 @@ impl DeploymentState {
         let mut h = self.health.lock();
         h.roll(now);
         h.tokens += tokens;
+        if let Some(limit) = self.tpm {
+            h.tokens_tat = gcra::charge(h.tokens_tat, now, limit, tokens);
+        }
     }
 
-    /// Whether it is cooled down now (readiness).
+    /// Whether it takes no traffic now: cooled down, or resting after an upstream `Retry-After`
+    /// (readiness).
+    pub fn is_resting(&self, now: Instant) -> bool {
+        let h = self.health.lock();
+        matches!(h.circuit, Circuit::Open { until } if now < until)
+            || h.busy_until.is_some_and(|until| now < until)
+    }
+
+    /// Whether it is cooled down now.
     pub fn is_cooling(&self, now: Instant) -> bool {
         matches!(self.health.lock().circuit, Circuit::Open { until } if now < until)
     }
@@ -286,27 +343,24 @@ mod tests {
         for _ in 0..3 {
             assert!(!s.failure(now, 3, cooldown));
         }
-        assert_eq!(s.availability(now, None, None), Availability::Ready);
+        assert_eq!(s.availability(now), Availability::Ready);
         assert!(
             s.failure(now, 3, cooldown),
             "the fourth failure within a minute trips"
         );
-        assert_eq!(
-            s.availability(now, None, None),
-            Availability::Cooling(now + cooldown)
-        );
+        assert_eq!(s.availability(now), Availability::Cooling(now + cooldown));
         assert_eq!(s.cooldown_gauge.get(), 1);
 
         tokio::time::advance(cooldown).await;
         let later = Instant::now();
         assert_eq!(
-            s.availability(later, None, None),
+            s.availability(later),
             Availability::Ready,
             "half-open: one probe"
         );
         let probe = s.begin(later);
         assert!(
-            matches!(s.availability(later, None, None), Availability::Cooling(_)),
+            matches!(s.availability(later), Availability::Cooling(_)),
             "only one probe at a time"
         );
         drop(probe);
@@ -317,10 +371,10 @@ mod tests {
 
         tokio::time::advance(cooldown).await;
         let now = Instant::now();
-        assert_eq!(s.availability(now, None, None), Availability::Ready);
+        assert_eq!(s.availability(now), Availability::Ready);
         let _probe = s.begin(now);
         s.success(Duration::from_millis(10));
-        assert_eq!(s.availability(now, None, None), Availability::Ready);
+        assert_eq!(s.availability(now), Availability::Ready);
         assert_eq!(s.cooldown_gauge.get(), 0);
     }
 
@@ -336,32 +390,34 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn limits_busy_and_latency() {
-        let s = state();
+        let s = state().with_limits(Some(2), None);
         let now = Instant::now();
         let _a = s.begin(now);
         let _b = s.begin(now);
         assert_eq!(s.in_flight(), 2);
+        assert_eq!(s.headroom(now), Some(0));
+        // GCRA, burst = limit: rpm 2 admits two at once, then one every 30 s.
         assert_eq!(
-            s.availability(now, Some(2), None),
-            Availability::AtLimit(now + MINUTE)
+            s.availability(now),
+            Availability::AtLimit(now + Duration::from_secs(30))
         );
-        s.add_tokens(now, 100);
+        let t = state().with_limits(None, Some(100));
+        t.add_tokens(now, 100);
         assert_eq!(
-            s.availability(now, None, Some(100)),
-            Availability::AtLimit(now + MINUTE)
+            t.availability(now),
+            Availability::AtLimit(now + Duration::from_millis(600))
         );
         tokio::time::advance(MINUTE).await;
         let now = Instant::now();
-        assert_eq!(
-            s.availability(now, Some(2), Some(100)),
-            Availability::Ready,
-            "a new minute"
-        );
+        assert_eq!(s.availability(now), Availability::Ready, "paid off");
+        assert_eq!(t.availability(now), Availability::Ready);
+        assert_eq!(s.headroom(now), Some(2));
         s.busy_until(now + Duration::from_secs(3));
         assert_eq!(
-            s.availability(now, None, None),
+            s.availability(now),
             Availability::Busy(now + Duration::from_secs(3))
         );
+        assert!(s.is_resting(now));
         assert_eq!(s.latency(), None);
         s.success(Duration::from_millis(100));
         s.success(Duration::from_millis(200));

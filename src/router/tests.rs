@@ -38,7 +38,8 @@ fn group(cfgs: Vec<config::DeploymentConfig>, metrics: &Metrics) -> Arc<ModelGro
                 id: c.id.as_str().into(),
                 provider: Arc::new(crate::providers::mock::Mock::new(&c)),
                 upstream_metric: Histogram::with_opts(HistogramOpts::new("h", "h")).unwrap(),
-                state: DeploymentState::new(IntGauge::new("g", "g").unwrap()),
+                state: DeploymentState::new(IntGauge::new("g", "g").unwrap())
+                    .with_limits(c.rpm, c.tpm),
                 config: c,
             })
         })
@@ -64,6 +65,7 @@ fn request(group: Arc<ModelGroup>) -> ProxyRequest {
         identity: Identity::Anonymous,
         responses: None,
         form: None,
+        attempts: Default::default(),
     }
 }
 

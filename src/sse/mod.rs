@@ -135,6 +135,27 @@ pin_project! {
         rescuing: Option<BoxFuture<'static, Option<Continuation>>>,
         original: Option<Failure>,
         on_complete: Option<Box<dyn FnOnce(Bytes) + Send>>,
+        limits: StreamLimits,
+        deadline: Option<(Pin<Box<Sleep>>, Duration)>,
+    }
+}
+
+/// What a stream may hold: bounds against an upstream that never finishes an event or never
+/// gets to its first token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamLimits {
+    /// The largest SSE event accepted, in bytes.
+    pub max_event_bytes: usize,
+    /// What may be held (role chunks, comments) before the first content, in bytes.
+    pub max_before_first_token_bytes: usize,
+}
+
+impl Default for StreamLimits {
+    fn default() -> Self {
+        Self {
+            max_event_bytes: 1 << 20,
+            max_before_first_token_bytes: 1 << 20,
+        }
     }
 }
 
@@ -183,6 +204,8 @@ impl SseBody {
             rescuing: None,
             original: None,
             on_complete: None,
+            limits: StreamLimits::default(),
+            deadline: None,
         }
     }
 
@@ -190,6 +213,18 @@ impl SseBody {
     pub fn with_dialect(mut self, dialect: Dialect) -> Self {
         self.scanner.dialect = dialect;
         self
+    }
+
+    /// The same body with `limits` instead of the defaults.
+    pub fn with_limits(mut self, limits: StreamLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Ends the stream with a `deadline_exceeded` error event at `at` (the whole-request
+    /// deadline, `after` from the request's start), whatever the upstream sends.
+    pub fn set_deadline(self: Pin<&mut Self>, at: Instant, after: Duration) {
+        *self.project().deadline = Some((Box::pin(tokio::time::sleep_until(at)), after));
     }
 
     /// Runs `hook` once when the stream ends (or the client leaves).
@@ -240,6 +275,13 @@ impl SseBody {
             };
             let this = self.as_mut().project();
             this.held.extend_from_slice(&bytes);
+            if this.held.len() > this.limits.max_before_first_token_bytes
+                && this.guard.end.first_content.is_none()
+                && !this.scanner.finished
+            {
+                // Comments or role chunks without end: never buffer them without bound.
+                return Poll::Ready(Err("upstream_no_content"));
+            }
             if *this.state == State::Finished {
                 return Poll::Ready(match this.guard.end.outcome {
                     Outcome::Failed(code) => Err(code),
@@ -253,6 +295,17 @@ impl SseBody {
     fn poll_out(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         let mut this = self.project();
         loop {
+            if let Some((sleep, after)) = this.deadline.as_mut() {
+                let live = matches!(*this.state, State::Streaming | State::Rescuing);
+                if live && sleep.as_mut().poll(cx).is_ready() {
+                    let after = *after;
+                    *this.state = State::Finished;
+                    *this.rescuing = None;
+                    this.guard.fire(Outcome::Failed("deadline_exceeded"));
+                    let e = GatewayError::DeadlineExceeded { after };
+                    return Poll::Ready(Some(error_json_event(&e.to_json())));
+                }
+            }
             match *this.state {
                 State::Finished => return Poll::Ready(None),
                 State::Draining => {
@@ -312,14 +365,37 @@ impl SseBody {
                     };
                     let deadline = Instant::now() + *this.idle_timeout;
                     this.idle.as_mut().reset(deadline);
+                    // Only the new bytes are searched for an event's end: a long event costs
+                    // one pass, not one per read.
+                    let from = this.buf.len().saturating_sub(3);
                     this.buf.extend_from_slice(&data);
-                    let out = this
-                        .scanner
-                        .take_events(this.buf, &mut this.guard.end, false);
+                    let complete = scan::has_event_end(&this.buf[from..]);
+                    let out = if complete {
+                        this.scanner
+                            .take_events(this.buf, &mut this.guard.end, false)
+                    } else {
+                        None
+                    };
                     if this.scanner.done {
                         *this.state = State::Draining;
                     }
-                    if this.scanner.diverged {
+                    if !complete && this.buf.len() > this.limits.max_event_bytes {
+                        this.buf.clear();
+                        let reason = format!(
+                            "the upstream sent an SSE event over {} bytes",
+                            this.limits.max_event_bytes
+                        );
+                        (
+                            None,
+                            Some(Failure {
+                                code: "upstream_event_too_large",
+                                reason,
+                                deployment: this.deployment.clone(),
+                            }),
+                        )
+                    } else if !complete {
+                        continue;
+                    } else if this.scanner.diverged {
                         (out, Some(replay_failure(this.deployment)))
                     } else {
                         match out {
@@ -501,10 +577,14 @@ pub fn error_event(deployment: &Arc<str>, reason: &str) -> Bytes {
         deployment: deployment.clone(),
         reason: reason.to_owned(),
     };
-    let json = e.to_json();
+    error_json_event(&e.to_json())
+}
+
+/// `data: <json>\n\n`: an error envelope as an SSE event.
+pub fn error_json_event(json: &[u8]) -> Bytes {
     let mut b = BytesMut::with_capacity(json.len() + 8);
     b.put_slice(b"data: ");
-    b.put_slice(&json);
+    b.put_slice(json);
     b.put_slice(b"\n\n");
     b.freeze()
 }

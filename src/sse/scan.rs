@@ -188,11 +188,21 @@ impl Scanner {
     }
 
     fn judge(&mut self, event: &[u8], end: &mut StreamEnd) -> Verdict {
+        // Bytes that are not SSE text never reach the client (a client's decoder would raise on
+        // them before it saw the error event).
+        if std::str::from_utf8(event).is_err() {
+            return Verdict::Drop;
+        }
         if self.dialect == Dialect::Responses {
             return self.judge_responses(event, end);
         }
         let Some(data) = event_data(event) else {
-            return Verdict::Keep; // a comment or a field without data
+            // A comment or a field without data is kept; any other line is not SSE.
+            return if event.split(|&b| b == b'\n').all(is_sse_line) {
+                Verdict::Keep
+            } else {
+                Verdict::Drop
+            };
         };
         if data.trim_ascii() == b"[DONE]" {
             self.done = true;
@@ -203,7 +213,11 @@ impl Scanner {
         };
         if chunk.error.is_some() {
             self.errored = true;
-            return Verdict::Keep;
+            // An upstream's error event may quote a configured key.
+            return match crate::secret::redact(event) {
+                Cow::Borrowed(_) => Verdict::Keep,
+                Cow::Owned(clean) => Verdict::Replace(Bytes::from(clean)),
+            };
         }
         if let Some(usage) = chunk.usage {
             end.usage = Some(usage);
@@ -304,6 +318,24 @@ pub(crate) fn split_event(buf: &mut BytesMut, eof: bool) -> Option<Bytes> {
             None
         }
     }
+}
+
+/// Whether `line` (without its `\n`) is an SSE comment, a field, or blank.
+fn is_sse_line(line: &[u8]) -> bool {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    line.is_empty()
+        || line.starts_with(b":")
+        || [&b"event:"[..], b"id:", b"retry:", b"data:"]
+            .iter()
+            .any(|f| line.starts_with(f))
+        || [&b"event"[..], b"id", b"retry", b"data"].contains(&line)
+}
+
+/// Whether `bytes` holds the end of an event. The caller passes the newly arrived bytes plus
+/// the 3 before them, so each byte of a long event is searched once, not once per read.
+pub(crate) fn has_event_end(bytes: &[u8]) -> bool {
+    memchr::memmem::find(bytes, b"\n\n").is_some()
+        || memchr::memmem::find(bytes, b"\r\n\r\n").is_some()
 }
 
 /// Length of the first event in `buf` and of its terminating blank line.

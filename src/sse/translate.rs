@@ -12,6 +12,10 @@ use bytes::{Bytes, BytesMut};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
+/// The largest event a translated stream accepts (an event is one chunk of an answer; a larger
+/// one is a broken or hostile peer).
+pub(crate) const MAX_EVENT_BYTES: usize = 1 << 20;
+
 /// One direction of translation.
 pub(crate) trait Translate {
     /// Takes the complete events out of `buf` (everything at `eof`) and writes their translation
@@ -82,7 +86,19 @@ impl<T: Translate> HttpBody for Translated<T> {
                     let Ok(data) = frame.into_data() else {
                         continue;
                     };
+                    // Only new bytes are searched; nothing is fed until an event is complete.
+                    let from = this.buf.len().saturating_sub(3);
                     this.buf.extend_from_slice(&data);
+                    if !super::scan::has_event_end(&this.buf[from..]) {
+                        if this.buf.len() > MAX_EVENT_BYTES {
+                            *this.finished = true;
+                            *this.after_done = AfterDone::TakeIfReady;
+                            return Poll::Ready(Some(Err(axum::Error::new(format!(
+                                "an SSE event exceeded {MAX_EVENT_BYTES} bytes"
+                            )))));
+                        }
+                        continue;
+                    }
                     this.translator.feed(this.buf, false, &mut out);
                     if this.translator.done() {
                         *this.finished = true;

@@ -23,6 +23,7 @@ mod claude_code;
 mod config;
 mod endpoints;
 mod errors;
+mod hostile;
 mod info;
 mod lifecycle;
 mod limits;

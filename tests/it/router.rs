@@ -87,7 +87,11 @@ async fn a_429_forever_without_retry_after_ends_as_429_after_the_retries() {
     let (status, h, body) = call(&gw, chat_body("gpt", false)).await;
     assert_eq!(status, 429, "{body}");
     assert!(body.contains("slow down"));
-    assert_eq!(header(&h, "x-switchyard-attempts"), "");
+    assert_eq!(
+        header(&h, "x-switchyard-attempts"),
+        "3",
+        "error answers carry the attempts too"
+    );
     assert_eq!(a.hits(), 3, "the first attempt and num_retries = 2 retries");
 }
 

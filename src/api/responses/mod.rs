@@ -103,6 +103,7 @@ pub(super) async fn create(
         identity,
         responses: Some(Arc::new(native)),
         form: None,
+        attempts: Default::default(),
     };
     if super::agent::requested(&request) {
         let answer = super::agent::chat(rt, request).await;

@@ -24,7 +24,8 @@ fn deployments(params: &[&str]) -> Vec<Arc<Deployment>> {
                 id: c.id.as_str().into(),
                 provider: Arc::new(crate::providers::mock::Mock::new(&c)),
                 upstream_metric: Histogram::with_opts(HistogramOpts::new("h", "h")).unwrap(),
-                state: DeploymentState::new(IntGauge::new("g", "g").unwrap()),
+                state: DeploymentState::new(IntGauge::new("g", "g").unwrap())
+                    .with_limits(c.rpm, c.tpm),
                 config: c,
             })
         })

@@ -2,6 +2,7 @@
 //! Anthropic's documented wire format).
 
 mod error;
+mod fuzz;
 mod request;
 mod response;
 mod stream;

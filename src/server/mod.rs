@@ -1,9 +1,11 @@
-//! The server: bind, serve with TCP_NODELAY, drain on SIGTERM/SIGINT, reload on SIGHUP.
+//! The server: accept (bounded), serve with TCP_NODELAY, drain on SIGTERM/SIGINT, reload on SIGHUP.
 
 use std::{future::Future, io, path::PathBuf, sync::Arc};
 
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
+
+mod conn;
+mod listen;
 
 use crate::{
     api,
@@ -61,42 +63,25 @@ impl Gateway {
     }
 
     /// Serves on `listener` until `shutdown` resolves, then drains in-flight requests (streams
-    /// included) for up to the configured drain timeout.
+    /// included) for up to the configured drain timeout. Connections are bounded by
+    /// `switchyard_settings.server` (header-read and idle timeouts, `max_connections`).
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
-        let drain = self.state.runtime().config.drain_timeout;
-        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let listener = listener.tap_io(|tcp| {
-            // Nagle's algorithm would hold small SSE events back (SPEC §12).
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "could not set TCP_NODELAY");
-            }
-        });
-        let serve = axum::serve(listener, self.router()).with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stopping_tx.send(());
-        });
-        let drain_deadline = async move {
-            if stopping_rx.await.is_ok() {
-                tracing::info!(
-                    drain_seconds = drain.as_secs_f64(),
-                    "shutting down: draining in-flight requests"
-                );
-                tokio::time::sleep(drain).await;
-            } else {
-                std::future::pending::<()>().await;
-            }
-        };
-        tokio::select! {
-            result = serve => result,
-            () = drain_deadline => {
-                tracing::warn!("drain timeout reached; exiting with requests still in flight");
-                Ok(())
-            }
-        }
+        let config = &self.state.runtime().config;
+        let drain = config.drain_timeout;
+        let settings = Arc::new(config.server.clone());
+        listen::serve(
+            listener,
+            self.router(),
+            settings,
+            self.state.metrics.connections(),
+            shutdown,
+            drain,
+        )
+        .await
     }
 }
 
