@@ -286,13 +286,15 @@ async fn with_a_uid_per_call_a_fork_bomb_does_not_starve_a_concurrent_call() {
     let bomb = format!(
         "import os, time\nn = 0\nwhile n < 200:\n    try:\n        pid = os.fork()\n    except OSError:\n        break\n    if pid == 0:\n        os.execv('/bin/sleep', ['sleep', '{m}'])\n    n += 1\ntime.sleep(60)"
     );
-    let mut s = settings(Duration::from_secs(8), 4096);
+    // Generous bounds: on a loaded 2-core machine starting the sandboxed interpreter and its
+    // forks takes seconds, and the bomb must still hold its budget when the second call runs.
+    let mut s = settings(Duration::from_secs(16), 4096);
     s.max_processes = 8;
     let bombing = {
         let (s, sandbox) = (s.clone(), sandbox.clone());
         tokio::spawn(async move { python_in(&bomb, s, sandbox).await })
     };
-    let until = tokio::time::Instant::now() + Duration::from_secs(10);
+    let until = tokio::time::Instant::now() + Duration::from_secs(12);
     while running(&m).len() < 6 && tokio::time::Instant::now() < until {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
