@@ -259,7 +259,8 @@ impl Replica {
         let start = tokio::time::Instant::now();
         let want = format!("switchyard_redis_up {}", u8::from(up));
         while start.elapsed() < within {
-            if self.metrics().await.contains(&want) {
+            // A whole sample line: the family's HELP text also starts with "1 while...".
+            if self.metrics().await.lines().any(|l| l == want) {
                 return start.elapsed();
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
