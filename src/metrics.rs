@@ -380,10 +380,11 @@ impl Metrics {
             .inc();
     }
 
-    /// Counts a request to `endpoint` answered with `status` (`switchyard_endpoint_requests_total`).
-    pub fn endpoint(&self, endpoint: crate::proxy::Endpoint, status: u16) {
+    /// Counts a request to `endpoint` (an `Endpoint` label, or `responses`) answered with
+    /// `status` (`switchyard_endpoint_requests_total`).
+    pub fn endpoint(&self, endpoint: &'static str, status: u16) {
         self.endpoint_requests
-            .with_label_values(&[endpoint.label(), status_label(status)])
+            .with_label_values(&[endpoint, status_label(status)])
             .inc();
     }
 

@@ -106,7 +106,7 @@ pub(super) async fn forward(
         }
         Err((model, e)) => {
             app.metrics.rejected(model, e.status().as_u16());
-            app.metrics.endpoint(endpoint, e.status().as_u16());
+            app.metrics.endpoint(endpoint.label(), e.status().as_u16());
             e.into_response()
         }
     }
@@ -127,7 +127,7 @@ pub(super) async fn run(
         Ok(request) => rt.stack.clone().oneshot(request).await,
         Err((model, e)) => {
             app.metrics.rejected(model, e.status().as_u16());
-            app.metrics.endpoint(endpoint, e.status().as_u16());
+            app.metrics.endpoint(endpoint.label(), e.status().as_u16());
             Err(e)
         }
     }

@@ -68,7 +68,12 @@ where
     fn call(&mut self, request: ProxyRequest) -> Self::Future {
         let group = request.group.clone();
         let received = request.received;
-        let endpoint = request.endpoint;
+        // `/v1/responses` goes through the stack as chat; its label says what the client called.
+        let endpoint = if request.responses.is_some() {
+            "responses"
+        } else {
+            request.endpoint.label()
+        };
         let in_flight = InFlight::enter(&group.metrics.in_flight);
         let families = self.families.clone();
         let spend = self.spend.clone();

@@ -171,6 +171,10 @@ async fn native_json_passes_through_with_only_the_model_rewritten() {
         m.contains(r#"switchyard_tokens_total{kind="completion",model="gpt"} 4"#),
         "{m}"
     );
+    assert!(
+        m.contains(r#"switchyard_endpoint_requests_total{endpoint="responses",status="200"} 1"#),
+        "{m}"
+    );
 }
 
 #[tokio::test]
