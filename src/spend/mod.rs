@@ -58,7 +58,8 @@ pub struct Account {
 // === impl Spend ===
 
 impl Spend {
-    /// Prices every deployment of `config` (warning once per model that has none) and opens an
+    /// Prices every deployment of `config` (warning once per model that has none, the mock
+    /// excepted) and opens an
     /// account for every virtual key and budgeted model group.
     pub fn new(config: &Config, store: Arc<dyn SpendStore>, metric: CounterVec) -> Self {
         let mut prices = HashMap::new();
@@ -73,6 +74,8 @@ impl Spend {
                 Some(p) => {
                     prices.insert(Arc::from(d.id.as_str()), p);
                 }
+                // The built-in mock costs nothing by design: no warning for it.
+                None if d.provider == crate::providers::ProviderKind::Mock => {}
                 None => warn_unpriced(&d.id, provider, model),
             }
         }
