@@ -12,6 +12,8 @@
 //!   with `data: {"error": ...}` naming the original failure, and no `[DONE]`.
 
 mod assemble;
+mod end;
+mod events;
 mod scan;
 mod translate;
 
@@ -25,6 +27,10 @@ use std::{
 pub use assemble::replay;
 use axum::body::Body;
 use bytes::{BufMut, Bytes, BytesMut};
+pub use end::{Continuation, Outcome, Rescue, StreamEnd};
+use end::{EndGuard, completed};
+pub use events::{error_event, error_json_event, responses_error_event};
+use events::{finish_failed, replay_failure};
 use futures_util::future::BoxFuture;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use pin_project_lite::pin_project;
@@ -34,70 +40,7 @@ pub(crate) use scan::{event_data, split_event};
 use tokio::time::{Instant, Sleep};
 pub(crate) use translate::{AfterDone, Translate, Translated};
 
-use crate::{error::GatewayError, openai::Usage};
-
-/// How a stream ended, reported once to the hook.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// `[DONE]` reached the client.
-    Complete,
-    /// The stream ended with an in-band error event.
-    Failed(&'static str),
-    /// The client went away first.
-    ClientGone,
-}
-
-/// What the hook learns when the stream ends.
-#[derive(Debug, Clone, Copy)]
-pub struct StreamEnd {
-    /// How it ended.
-    pub outcome: Outcome,
-    /// Usage, if the upstream reported it.
-    pub usage: Option<Usage>,
-    /// When the first content chunk was forwarded.
-    pub first_content: Option<Instant>,
-}
-
-/// Continues an answer that broke mid-stream on another deployment (the router implements it).
-pub trait Rescue: Send {
-    /// Starts a continuation of an answer whose text so far is `sent`; `None` when nothing can.
-    fn continue_after(&mut self, sent: String) -> BoxFuture<'static, Option<Continuation>>;
-}
-
-/// A new upstream stream that continues the answer.
-pub struct Continuation {
-    /// Its SSE body.
-    pub body: Body,
-    /// `true`: it continues after the partial answer (prefill); `false`: it restarts the answer.
-    pub prefill: bool,
-    /// The deployment serving it.
-    pub deployment: Arc<str>,
-}
-
-type Hook = Box<dyn FnOnce(StreamEnd) + Send>;
-
-/// Fires the hook exactly once: at the end, or on drop if the client left first.
-struct EndGuard {
-    hook: Option<Hook>,
-    end: StreamEnd,
-}
-
-impl EndGuard {
-    fn fire(&mut self, outcome: Outcome) {
-        self.end.outcome = outcome;
-        if let Some(hook) = self.hook.take() {
-            hook(self.end);
-        }
-    }
-}
-
-impl Drop for EndGuard {
-    fn drop(&mut self) {
-        if let Some(hook) = self.hook.take() {
-            hook(self.end);
-        }
-    }
-}
+use crate::error::GatewayError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -522,71 +465,6 @@ impl HttpBody for SseBody {
     fn size_hint(&self) -> SizeHint {
         SizeHint::default()
     }
-}
-
-/// Hands the assembled answer to the completion hook, with the usage the scanner read (also
-/// from a usage chunk the client did not ask for, which was not forwarded).
-fn completed(
-    scanner: &mut Scanner,
-    usage: Option<Usage>,
-    hook: &mut Option<Box<dyn FnOnce(Bytes) + Send>>,
-) {
-    if let (Some(mut assembler), Some(hook)) = (scanner.assembler.take(), hook.take()) {
-        assembler.set_usage(usage);
-        hook(assembler.finish());
-    }
-}
-
-fn replay_failure(deployment: &Arc<str>) -> Failure {
-    Failure {
-        code: "upstream_stream_cut",
-        reason: "the restarted answer did not match the text already sent".into(),
-        deployment: deployment.clone(),
-    }
-}
-
-/// Ends the stream with the error event of `failure`, in the stream's dialect.
-fn finish_failed(
-    state: &mut State,
-    guard: &mut EndGuard,
-    scanner: &Scanner,
-    failure: Failure,
-) -> Bytes {
-    *state = State::Finished;
-    guard.fire(Outcome::Failed(failure.code));
-    match scanner.dialect {
-        Dialect::Chat => error_event(&failure.deployment, &failure.reason),
-        Dialect::Responses => {
-            responses_error_event(scanner.next_seq, failure.code, &failure.reason)
-        }
-    }
-}
-
-/// A Responses API `error` event (no completion follows it).
-pub fn responses_error_event(sequence_number: u64, code: &str, message: &str) -> Bytes {
-    let data = serde_json::json!({
-        "type": "error", "sequence_number": sequence_number, "code": code,
-        "message": message, "param": null,
-    });
-    Bytes::from(format!("event: error\ndata: {data}\n\n"))
-}
-
-/// `data: {"error": ...}\n\n` for a failure after the stream started.
-pub fn error_event(deployment: &Arc<str>, reason: &str) -> Bytes {
-    let e = GatewayError::UpstreamGarbled {
-        deployment: deployment.clone(),
-        reason: reason.to_owned(),
-    };
-    error_json_event(&e.to_json())
-}
-
-/// `data: <json>\n\n`: an error envelope as an SSE event.
-pub fn error_json_event(json: &[u8]) -> Bytes {
-    let mut b = BytesMut::with_capacity(json.len() + 8);
-    b.put_slice(b"data: ");
-    b.put_slice(json);
-    b.put_slice(b"\n\n");
-    b.freeze()
 }
 
 #[cfg(test)]
