@@ -3,6 +3,7 @@
 //! (`retry.rs`), retries with backoff, cools deployments down, and walks the fallback chain, all
 //! within the request's deadline.
 
+mod decide;
 mod deployment;
 mod fallback;
 mod gcra;
