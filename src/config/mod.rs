@@ -8,6 +8,7 @@ mod litellm;
 mod mode;
 mod redis;
 mod router;
+mod server;
 mod source;
 mod validate;
 mod yaml11;

@@ -3,8 +3,7 @@
 use std::{collections::HashMap, time::Duration};
 
 use super::{
-    CacheSettings, Config, DeploymentConfig, MockParams, RouterSettings, ServerSettings,
-    VirtualKeyConfig, Warning,
+    CacheSettings, Config, DeploymentConfig, MockParams, RouterSettings, VirtualKeyConfig, Warning,
     env::{Env, resolve},
     litellm::{RawConfig, RawDeployment, StringOrNumber},
     router::{fallbacks, router_keys},
@@ -254,44 +253,7 @@ pub(super) fn validate(
         .unwrap_or(Duration::from_secs(30)),
         pricing,
         group_budgets,
-        server: server(&raw.switchyard_settings.server)?,
-    })
-}
-
-/// `switchyard_settings.server`, with defaults.
-fn server(raw: &super::litellm::RawServer) -> Result<ServerSettings, Failure> {
-    let positive = |path: &str, v: Option<f64>, default: u64| match seconds(path, v)? {
-        Some(d) if d.is_zero() => Err((path.to_owned(), "expected a number of seconds > 0".into())),
-        Some(d) => Ok(d),
-        None => Ok(Duration::from_secs(default)),
-    };
-    let max_connections = match raw.max_connections {
-        Some(0) => {
-            return Err((
-                "switchyard_settings.server.max_connections".into(),
-                "expected a number > 0".into(),
-            ));
-        }
-        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
-        None => 10_000,
-    };
-    Ok(ServerSettings {
-        header_read_timeout: positive(
-            "switchyard_settings.server.header_read_timeout_seconds",
-            raw.header_read_timeout_seconds,
-            10,
-        )?,
-        idle_timeout: positive(
-            "switchyard_settings.server.idle_timeout_seconds",
-            raw.idle_timeout_seconds,
-            60,
-        )?,
-        body_read_timeout: positive(
-            "switchyard_settings.server.body_read_timeout_seconds",
-            raw.body_read_timeout_seconds,
-            30,
-        )?,
-        max_connections,
+        server: super::server::resolve(&raw.switchyard_settings.server)?,
     })
 }
 
@@ -473,7 +435,7 @@ fn any_provider(
     out
 }
 
-fn seconds(path: &str, value: Option<f64>) -> Result<Option<Duration>, Failure> {
+pub(super) fn seconds(path: &str, value: Option<f64>) -> Result<Option<Duration>, Failure> {
     match value {
         None => Ok(None),
         Some(v) if (0.0..1e9).contains(&v) => Ok(Some(Duration::from_secs_f64(v))),
