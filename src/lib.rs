@@ -28,6 +28,7 @@ mod fuzz;
 pub mod messages;
 pub mod metrics;
 pub mod middleware;
+pub mod model;
 pub mod openai;
 pub mod pricing;
 pub mod process;

@@ -14,35 +14,11 @@ use tower::util::BoxCloneSyncService;
 use crate::{
     error::GatewayError,
     middleware::auth::Identity,
+    model::{Endpoint, RequestId},
     openai::{ChatView, Form, JsonBody, Usage},
     router::{Deployment, ModelGroup},
     sse::SseBody,
 };
-
-/// The request id: the client's `x-request-id` when usable, else generated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestId(Arc<str>);
-
-/// Which OpenAI endpoint a request is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
-    /// `/v1/chat/completions`.
-    Chat,
-    /// `/v1/embeddings`.
-    Embeddings,
-    /// `/v1/completions` (legacy text completions).
-    Completions,
-    /// `/v1/images/generations`.
-    Images,
-    /// `/v1/audio/speech` (the answer is audio bytes).
-    Speech,
-    /// `/v1/audio/transcriptions` (a multipart form in, text or JSON out).
-    Transcriptions,
-    /// `/v1/moderations`.
-    Moderations,
-    /// `/v1/rerank` (Cohere's body, as vLLM and LiteLLM take it).
-    Rerank,
-}
 
 /// A parsed request on its way to a deployment.
 #[derive(Debug, Clone)]
@@ -180,119 +156,6 @@ impl NativeRequest {
             _ => &self.body,
         }
     }
-}
-
-// === impl RequestId ===
-
-impl RequestId {
-    /// The client's id if it is short printable ASCII, else a fresh one.
-    pub fn from_header(value: Option<&HeaderValue>) -> Self {
-        match value.and_then(|v| v.to_str().ok()) {
-            Some(s)
-                if !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic()) =>
-            {
-                Self(s.into())
-            }
-            _ => Self::generate(),
-        }
-    }
-
-    /// A fresh random id (128 bits, hex).
-    pub fn generate() -> Self {
-        Self(format!("{:032x}", rand::random::<u128>()).into())
-    }
-
-    /// The id text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-// === impl Endpoint ===
-
-impl Endpoint {
-    /// The body member that must be present.
-    pub fn required_field(self) -> &'static str {
-        match self {
-            Self::Chat => "messages",
-            Self::Embeddings | Self::Speech | Self::Moderations => "input",
-            Self::Completions => "prompt",
-            Self::Images => "prompt",
-            Self::Transcriptions => "file",
-            Self::Rerank => "query",
-        }
-    }
-
-    /// A name for messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Chat => "chat completions",
-            Self::Embeddings => "embeddings",
-            Self::Completions => "completions",
-            Self::Images => "image generations",
-            Self::Speech => "audio speech",
-            Self::Transcriptions => "audio transcriptions",
-            Self::Moderations => "moderations",
-            Self::Rerank => "rerank",
-        }
-    }
-
-    /// The path below an OpenAI-compatible base URL (`{base}/{path}`).
-    pub fn path(self) -> &'static str {
-        match self {
-            Self::Chat => "chat/completions",
-            Self::Embeddings => "embeddings",
-            Self::Completions => "completions",
-            Self::Images => "images/generations",
-            Self::Speech => "audio/speech",
-            Self::Transcriptions => "audio/transcriptions",
-            Self::Moderations => "moderations",
-            Self::Rerank => "rerank",
-        }
-    }
-
-    /// The bounded `endpoint` metric label.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Chat => "chat",
-            Self::Embeddings => "embeddings",
-            Self::Completions => "completions",
-            Self::Images => "images",
-            Self::Speech => "speech",
-            Self::Transcriptions => "transcriptions",
-            Self::Moderations => "moderations",
-            Self::Rerank => "rerank",
-        }
-    }
-
-    /// Whether a `stream: true` request is answered as OpenAI SSE chunks.
-    pub fn streams(self) -> bool {
-        matches!(self, Self::Chat | Self::Completions)
-    }
-
-    /// Whether answers may be cached (JSON answers of deterministic-input endpoints).
-    pub fn cacheable(self) -> bool {
-        match self {
-            Self::Chat
-            | Self::Embeddings
-            | Self::Completions
-            | Self::Moderations
-            | Self::Rerank => true,
-            Self::Images | Self::Speech | Self::Transcriptions => false,
-        }
-    }
-
-    /// Every endpoint.
-    pub const ALL: [Self; 8] = [
-        Self::Chat,
-        Self::Embeddings,
-        Self::Completions,
-        Self::Images,
-        Self::Speech,
-        Self::Transcriptions,
-        Self::Moderations,
-        Self::Rerank,
-    ];
 }
 
 // === impl ProxyResponse ===

@@ -31,7 +31,7 @@ use tools::{
 };
 
 use crate::{
-    config::AgentSettings, middleware::auth::Identity, proxy::RequestId, runtime::Runtime,
+    config::AgentSettings, middleware::auth::Identity, model::RequestId, runtime::Runtime,
     upstream::HttpClient,
 };
 

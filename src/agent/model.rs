@@ -17,8 +17,10 @@ use super::{
 use crate::{
     error::GatewayError,
     middleware::auth::Identity,
+    model::Endpoint,
+    model::RequestId,
     openai::{ChatView, JsonBody},
-    proxy::{Endpoint, ProxyRequest, ProxyService, ReplyBody, RequestId},
+    proxy::{ProxyRequest, ProxyService, ReplyBody},
     runtime::ModelTable,
 };
 

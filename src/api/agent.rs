@@ -22,8 +22,9 @@ use crate::{
     agent::{Envelope, Overrides, RunRequest},
     error::GatewayError,
     middleware::auth::Identity,
-    pricing::usd,
-    proxy::{ProxyRequest, RequestId},
+    model::RequestId,
+    model::usd,
+    proxy::ProxyRequest,
     runtime::{AppState, Runtime},
     spend::{COST_HEADERS, Payer},
 };

@@ -14,7 +14,8 @@ use axum::{
 use super::forward::{Caller, forward};
 use crate::{
     middleware::{auth::Identity, request_id::Received},
-    proxy::{Endpoint, RequestId},
+    model::Endpoint,
+    model::RequestId,
     runtime::AppState,
 };
 

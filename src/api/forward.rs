@@ -18,8 +18,10 @@ use tower::ServiceExt;
 use crate::{
     error::GatewayError,
     middleware::{auth::Identity, request_id::Received},
+    model::Endpoint,
+    model::RequestId,
     openai::{ChatView, Form, JsonBody},
-    proxy::{Endpoint, ProxyRequest, ProxyResponse, RequestId},
+    proxy::{ProxyRequest, ProxyResponse},
     router::ModelGroup,
     runtime::{AppState, Runtime},
 };

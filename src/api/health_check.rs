@@ -22,8 +22,10 @@ use crate::{
     config::ModelMode,
     error::GatewayError,
     middleware::auth::Identity,
+    model::Endpoint,
+    model::RequestId,
     openai::{ChatView, Form, JsonBody},
-    proxy::{Endpoint, ProxyRequest, RequestId},
+    proxy::ProxyRequest,
     router::{Deployment, ModelGroup},
     runtime::AppState,
 };

@@ -21,12 +21,12 @@ use crate::{
     error::GatewayError,
     messages::{self, stream::anthropic_stream},
     middleware::{auth::Identity, request_id::Received},
+    model::Endpoint,
+    model::ProviderKind,
+    model::RequestId,
     openai::JsonBody,
-    providers::{
-        ProviderKind,
-        anthropic::wire::{MessagesRequest, TokenCount},
-    },
-    proxy::{Endpoint, ProxyResponse, ReplyBody, RequestId},
+    providers::anthropic::wire::{MessagesRequest, TokenCount},
+    proxy::{ProxyResponse, ReplyBody},
     runtime::{AppState, Runtime},
     upstream,
 };

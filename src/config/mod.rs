@@ -22,7 +22,7 @@ pub use agent::{
 pub use env::{Env, ProcessEnv};
 pub use mode::ModelMode;
 
-use crate::{pricing::PriceTable, providers::ProviderKind, secret::Secret};
+use crate::{model::ProviderKind, pricing::PriceTable, secret::Secret};
 
 /// The config compiled into the binary, used when no `--config` is given (SPEC §2).
 pub const DEFAULT_CONFIG: &str = include_str!("../../config/default.yaml");

@@ -1,6 +1,6 @@
 //! `model_info.mode` as LiteLLM uses it: which endpoints a deployment serves.
 
-use crate::proxy::Endpoint;
+use crate::model::Endpoint;
 
 /// A deployment's `model_info.mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -208,7 +208,7 @@ fn the_embedded_default_loads_without_warnings() {
     assert!(
         c.deployments
             .iter()
-            .all(|d| d.provider == crate::providers::ProviderKind::Mock)
+            .all(|d| d.provider == crate::model::ProviderKind::Mock)
     );
 }
 

@@ -8,7 +8,7 @@ use super::{
     litellm::{RawConfig, RawDeployment, StringOrNumber},
     router::{fallbacks, router_keys},
 };
-use crate::{providers::ProviderKind, secret::Secret};
+use crate::{model::ProviderKind, secret::Secret};
 
 /// A validation failure: (key path, message).
 pub(super) type Failure = (String, String);

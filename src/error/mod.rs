@@ -153,7 +153,7 @@ pub enum GatewayError {
     /// A budget is spent (SPEC §14): a virtual key's, or a model group's with no fallback left.
     #[error(
         "Budget has been exceeded! {} `{name}`: current cost {}, max budget {}{}",
-        scope.label(), crate::pricing::usd(*spent_micros), crate::pricing::usd(*max_micros),
+        scope.label(), crate::model::usd(*spent_micros), crate::model::usd(*max_micros),
         resets_in.map(|d| format!("; it resets in {}s", d.as_secs())).unwrap_or_default()
     )]
     BudgetExceeded {

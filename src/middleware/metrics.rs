@@ -14,7 +14,7 @@ use tower::{Layer, Service};
 use crate::{
     error::GatewayError,
     metrics::InFlight,
-    pricing::usd,
+    model::usd,
     proxy::{ProxyRequest, ProxyResponse, ReplyBody},
     spend::{COST_HEADERS, Payer, Spend},
 };

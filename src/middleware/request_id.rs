@@ -6,7 +6,7 @@ use axum::{extract::Request, http::HeaderValue, middleware::Next, response::Resp
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::{error::LoggedError, proxy::RequestId};
+use crate::{error::LoggedError, model::RequestId};
 
 /// When the request reached the gateway (request extension).
 #[derive(Debug, Clone, Copy)]

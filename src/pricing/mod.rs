@@ -193,11 +193,5 @@ pub fn warn_unpriced(deployment: &str, provider: &str, model: &str) {
     }
 }
 
-/// Micro-dollars as a USD decimal with six places (`1234` -> `0.001234`): exact, so the sum of
-/// the headers of a key's answers is its recorded spend.
-pub fn usd(micros: u64) -> String {
-    format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000)
-}
-
 #[cfg(test)]
 mod tests;

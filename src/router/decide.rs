@@ -58,7 +58,7 @@ pub(super) fn is_unserved_endpoint(
     deployment: &Deployment,
     request: &ProxyRequest,
 ) -> bool {
-    use crate::{config::ModelMode, proxy::Endpoint};
+    use crate::{config::ModelMode, model::Endpoint};
     // The endpoint the deployment's `model_info.mode` names (chat when it names none): a 404
     // there means a wrong model or key; elsewhere only that the upstream lacks that endpoint.
     let primary = match deployment.config.mode {

@@ -6,7 +6,7 @@ use prometheus::Histogram;
 
 use super::state::DeploymentState;
 use crate::{
-    config::DeploymentConfig, metrics::GroupMetrics, providers::Provider, proxy::Endpoint,
+    config::DeploymentConfig, metrics::GroupMetrics, model::Endpoint, providers::Provider,
 };
 
 /// One deployment, ready to serve.

@@ -15,7 +15,8 @@ use super::{Attempt, Deployment, state::Availability};
 use crate::{
     config::RouterSettings,
     error::GatewayError,
-    proxy::{Endpoint, ProxyRequest, ProxyResponse, ReplyBody},
+    model::Endpoint,
+    proxy::{ProxyRequest, ProxyResponse, ReplyBody},
     sse::{Continuation, Rescue},
 };
 

@@ -17,7 +17,8 @@ use super::{
 use crate::{
     config::RouterSettings,
     error::{GatewayError, RateLimitScope, UpstreamError},
-    proxy::{Endpoint, ProxyRequest, ProxyResponse, ReplyBody},
+    model::Endpoint,
+    proxy::{ProxyRequest, ProxyResponse, ReplyBody},
     retry::{Backoff, Decision, FallbackKind, RetryReason, classify},
     runtime::ModelTable,
     spend::Spend,

@@ -15,8 +15,10 @@ use crate::{
     error::{GatewayError, UpstreamError},
     metrics::Metrics,
     middleware::auth::Identity,
+    model::Endpoint,
+    model::RequestId,
     openai::{ChatView, JsonBody},
-    proxy::{Endpoint, ProxyRequest, ProxyResponse, ReplyBody, RequestId},
+    proxy::{ProxyRequest, ProxyResponse, ReplyBody},
     runtime::ModelTable,
 };
 

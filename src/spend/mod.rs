@@ -75,7 +75,7 @@ impl Spend {
                     prices.insert(Arc::from(d.id.as_str()), p);
                 }
                 // The built-in mock costs nothing by design: no warning for it.
-                None if d.provider == crate::providers::ProviderKind::Mock => {}
+                None if d.provider == crate::model::ProviderKind::Mock => {}
                 None => warn_unpriced(&d.id, provider, model),
             }
         }

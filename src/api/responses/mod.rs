@@ -25,8 +25,10 @@ use super::forward::{group_for, read_body};
 use crate::{
     error::GatewayError,
     middleware::{auth::Identity, request_id::Received},
+    model::Endpoint,
+    model::RequestId,
     openai::JsonBody,
-    proxy::{Endpoint, ProxyRequest, ProxyResponse, ReplyBody, RequestId},
+    proxy::{ProxyRequest, ProxyResponse, ReplyBody},
     responses::{
         conversation,
         native::Tap,

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::{
+    model::Endpoint,
     openai::{JsonBody, canonical::canonical},
-    proxy::Endpoint,
 };
 
 /// Members that do not change the answer, or belong to the gateway.

@@ -32,7 +32,8 @@ pub use key::{CacheKey, key};
 use crate::{
     config::CacheSettings,
     error::GatewayError,
-    proxy::{Endpoint, ProxyRequest, ProxyResponse, ReplyBody},
+    model::Endpoint,
+    proxy::{ProxyRequest, ProxyResponse, ReplyBody},
     sse::{SseBody, replay},
     state::redis::Redis,
 };

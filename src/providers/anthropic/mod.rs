@@ -24,8 +24,9 @@ use super::{Provider, Reply};
 use crate::{
     config::DeploymentConfig,
     error::GatewayError,
+    model::Endpoint,
     openai::{JsonBody, Rewrite},
-    proxy::{Endpoint, ProxyRequest},
+    proxy::ProxyRequest,
     upstream::{self, HttpClient},
     wildcard,
 };

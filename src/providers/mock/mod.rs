@@ -25,7 +25,8 @@ use super::{Provider, Reply};
 use crate::{
     config::{DeploymentConfig, MockParams},
     error::{GatewayError, UpstreamError},
-    proxy::{Endpoint, ProxyRequest},
+    model::Endpoint,
+    proxy::ProxyRequest,
     wildcard,
 };
 
