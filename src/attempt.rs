@@ -18,8 +18,7 @@ use crate::{
         Usage,
         chat::{ResponsesUsageOnly, UsageOnly},
     },
-    providers::Reply,
-    proxy::{ProxyResponse, ReplyBody},
+    proxy::{ProxyResponse, Reply, ReplyBody},
     router::Attempt,
     sse::{Dialect, SseBody, StreamLimits},
 };

@@ -38,9 +38,8 @@ use crate::{
         metrics::MetricsLayer,
         rate_limit::{InProcess, LimitStore, RateLimitLayer, RedisLimits},
     },
-    proxy::ProxyService,
+    proxy::{ModelTable, ProxyService},
     router::{RouterLayer, core_by_name},
-    runtime::ModelTable,
     spend::Spend,
     sse::StreamLimits,
     state::{

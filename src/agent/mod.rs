@@ -31,7 +31,7 @@ use tools::{
 };
 
 use crate::{
-    config::AgentSettings, middleware::auth::Identity, model::RequestId, runtime::Runtime,
+    config::AgentSettings, model::RequestId, proxy::Identity, runtime::Runtime,
     upstream::HttpClient,
 };
 

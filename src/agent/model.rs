@@ -16,12 +16,9 @@ use super::{
 };
 use crate::{
     error::GatewayError,
-    middleware::auth::Identity,
-    model::Endpoint,
-    model::RequestId,
+    model::{Endpoint, RequestId},
     openai::{ChatView, JsonBody},
-    proxy::{ProxyRequest, ProxyService, ReplyBody},
-    runtime::ModelTable,
+    proxy::{Identity, ModelTable, ProxyRequest, ProxyService, ReplyBody},
 };
 
 /// Calls models through the stack, as the caller.

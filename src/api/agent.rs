@@ -21,10 +21,8 @@ use super::forward::read_body;
 use crate::{
     agent::{Envelope, Overrides, RunRequest},
     error::GatewayError,
-    middleware::auth::Identity,
-    model::RequestId,
-    model::usd,
-    proxy::ProxyRequest,
+    model::{RequestId, usd},
+    proxy::{Identity, ProxyRequest},
     runtime::{AppState, Runtime},
     spend::{COST_HEADERS, Payer},
 };

@@ -13,9 +13,9 @@ use axum::{
 
 use super::forward::{Caller, forward};
 use crate::{
-    middleware::{auth::Identity, request_id::Received},
-    model::Endpoint,
-    model::RequestId,
+    middleware::request_id::Received,
+    model::{Endpoint, RequestId},
+    proxy::Identity,
     runtime::AppState,
 };
 

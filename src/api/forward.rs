@@ -17,12 +17,10 @@ use tower::ServiceExt;
 
 use crate::{
     error::GatewayError,
-    middleware::{auth::Identity, request_id::Received},
-    model::Endpoint,
-    model::RequestId,
+    middleware::request_id::Received,
+    model::{Endpoint, RequestId},
     openai::{ChatView, Form, JsonBody},
-    proxy::{ProxyRequest, ProxyResponse},
-    router::ModelGroup,
+    proxy::{Identity, ModelGroup, ProxyRequest, ProxyResponse},
     runtime::{AppState, Runtime},
 };
 

@@ -27,7 +27,7 @@ pub(super) async fn ready(State(app): State<Arc<AppState>>) -> (StatusCode, Json
     let rt = app.runtime();
     let now = tokio::time::Instant::now();
     let deployments = rt.config.deployments.len();
-    let healthy = |g: &crate::router::ModelGroup| {
+    let healthy = |g: &crate::proxy::ModelGroup| {
         g.deployments
             .iter()
             .filter(|d| !d.state.is_resting(now))

@@ -21,12 +21,9 @@ use super::info::{litellm_model, redact_url, visible};
 use crate::{
     config::ModelMode,
     error::GatewayError,
-    middleware::auth::Identity,
-    model::Endpoint,
-    model::RequestId,
+    model::{Endpoint, RequestId},
     openai::{ChatView, Form, JsonBody},
-    proxy::ProxyRequest,
-    router::{Deployment, ModelGroup},
+    proxy::{Deployment, Identity, ModelGroup, ProxyRequest},
     runtime::AppState,
 };
 

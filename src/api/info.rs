@@ -13,8 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     config::{DeploymentConfig, ModelMode},
-    middleware::auth::Identity,
-    router::ModelGroup,
+    proxy::{Identity, ModelGroup},
     runtime::{AppState, Runtime},
 };
 

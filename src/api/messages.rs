@@ -20,13 +20,11 @@ use super::forward::{self, Caller};
 use crate::{
     error::GatewayError,
     messages::{self, stream::anthropic_stream},
-    middleware::{auth::Identity, request_id::Received},
-    model::Endpoint,
-    model::ProviderKind,
-    model::RequestId,
+    middleware::request_id::Received,
+    model::{Endpoint, ProviderKind, RequestId},
     openai::JsonBody,
     providers::anthropic::wire::{MessagesRequest, TokenCount},
-    proxy::{ProxyResponse, ReplyBody},
+    proxy::{Identity, ProxyResponse, ReplyBody},
     runtime::{AppState, Runtime},
     upstream,
 };

@@ -8,7 +8,7 @@ use axum::{
 };
 use serde::Serialize;
 
-use crate::{error::GatewayError, middleware::auth::Identity, runtime::AppState};
+use crate::{error::GatewayError, proxy::Identity, runtime::AppState};
 
 #[derive(Serialize)]
 pub(super) struct ModelList {

@@ -14,7 +14,9 @@ use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
 use crate::{
-    error::GatewayError, middleware::auth::Identity, runtime::AppState, runtime::Runtime,
+    error::GatewayError,
+    proxy::Identity,
+    runtime::{AppState, Runtime},
     spend::token,
 };
 

@@ -13,55 +13,7 @@ use axum::{
 };
 use subtle::ConstantTimeEq;
 
-use crate::{config::Config, error::GatewayError, runtime::AppState, wildcard};
-
-/// Who is calling. Never holds the key itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Identity {
-    /// No keys are configured: the gateway is open.
-    Anonymous,
-    /// The master key.
-    Master,
-    /// Virtual key number `n` of `switchyard_settings.keys`.
-    Virtual(usize),
-}
-
-// === impl Identity ===
-
-impl Identity {
-    /// Whether this caller may use model group `model`.
-    pub fn allows(&self, config: &Config, model: &str) -> bool {
-        match self {
-            Self::Anonymous | Self::Master => true,
-            Self::Virtual(n) => config.keys.get(*n).is_some_and(|k| {
-                // A key's entry may itself be a wildcard (`anthropic/*`), as in LiteLLM.
-                k.models.is_empty()
-                    || k.models
-                        .iter()
-                        .any(|m| m == model || wildcard::captures(m, model).is_some())
-            }),
-        }
-    }
-
-    /// A bounded, secret-free name for logs and cache tenancy.
-    pub fn label(&self) -> String {
-        match self {
-            Self::Anonymous => "anonymous".into(),
-            Self::Master => "master".into(),
-            Self::Virtual(n) => format!("key-{n}"),
-        }
-    }
-}
-
-impl From<&Identity> for crate::spend::Payer {
-    fn from(identity: &Identity) -> Self {
-        match identity {
-            Identity::Anonymous => Self::Anonymous,
-            Identity::Master => Self::Master,
-            Identity::Virtual(n) => Self::Virtual(*n),
-        }
-    }
-}
+use crate::{config::Config, error::GatewayError, proxy::Identity, runtime::AppState};
 
 /// axum middleware fn: 401 without a valid key when keys are configured.
 pub async fn require_key(

@@ -15,8 +15,7 @@ use tower::{Layer, Service};
 pub use crate::state::limits::{Headroom, InProcess, LimitStore, RedisLimits};
 use crate::{
     error::GatewayError,
-    middleware::auth::Identity,
-    proxy::{ProxyRequest, ProxyResponse, ReplyBody},
+    proxy::{Identity, ProxyRequest, ProxyResponse, ReplyBody},
 };
 
 /// Wires [`RateLimit`].

@@ -7,9 +7,13 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
-use super::{Provider, Reply, build};
+use super::build;
 use crate::{
-    config::DeploymentConfig, error::GatewayError, openai::JsonBody, proxy::ProxyRequest, wildcard,
+    config::DeploymentConfig,
+    error::GatewayError,
+    openai::JsonBody,
+    proxy::{Provider, ProxyRequest, Reply},
+    wildcard,
 };
 
 /// One adapter per provider prefix it may pick.

@@ -7,14 +7,16 @@ use futures_util::future::BoxFuture;
 use http::{HeaderName, HeaderValue, Method, Request, Uri, header};
 use http_body_util::Full;
 
-use super::{GATEWAY_FIELDS, Provider, Reply};
+use super::GATEWAY_FIELDS;
 use crate::{
     config::DeploymentConfig,
     error::{GatewayError, UpstreamError},
-    model::Endpoint,
-    model::profile::{Auth, Paths, Profile},
+    model::{
+        Endpoint,
+        profile::{Auth, Paths, Profile},
+    },
     openai::Rewrite,
-    proxy::ProxyRequest,
+    proxy::{Provider, ProxyRequest, Reply},
     upstream::{self, HttpClient},
     wildcard,
 };

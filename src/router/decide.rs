@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 
 use tokio::time::Instant;
 
-use super::{Deployment, ModelGroup, state::Availability};
+use crate::proxy::{Availability, Deployment, ModelGroup};
 use crate::{error::GatewayError, proxy::ProxyRequest};
 
 /// Why no deployment is ready, and until when.

@@ -4,13 +4,10 @@
 //! within the request's deadline.
 
 mod decide;
-mod deployment;
 mod fallback;
-mod gcra;
 mod rescue;
 mod service;
 mod shadow;
-pub mod state;
 pub mod strategy;
 mod v1;
 
@@ -19,12 +16,11 @@ use std::{fmt, sync::Arc};
 use prometheus::IntCounter;
 use tokio::time::Instant;
 
-pub use deployment::{Deployment, ModelGroup};
 pub use service::{Router, RouterLayer, RouterMetrics};
 pub use shadow::Shadow;
 pub use v1::V1;
 
-use crate::proxy::ProxyRequest;
+use crate::proxy::{Deployment, ProxyRequest};
 
 /// One call of one request to one deployment.
 #[derive(Clone)]

@@ -11,7 +11,8 @@ use parking_lot::Mutex;
 use tokio::time::Instant;
 use tower::{Service, ServiceExt};
 
-use super::{Attempt, Deployment, state::Availability};
+use super::Attempt;
+use crate::proxy::{Availability, Deployment};
 use crate::{
     config::RouterSettings,
     error::GatewayError,

@@ -8,19 +8,19 @@ use tokio::time::Instant;
 use tower::{Layer, Service, ServiceExt};
 
 use super::{
-    Attempt, Deployment, ModelGroup, RouterCore,
+    Attempt, RouterCore,
     decide::{Wait, is_unserved_endpoint, keep_answer, next_wait, no_healthy, partition},
     fallback::FallbackChain,
     rescue::Plan,
-    state::Availability,
 };
 use crate::{
     config::RouterSettings,
     error::{GatewayError, RateLimitScope, UpstreamError},
     model::Endpoint,
-    proxy::{ProxyRequest, ProxyResponse, ReplyBody},
+    proxy::{
+        Availability, Deployment, ModelGroup, ModelTable, ProxyRequest, ProxyResponse, ReplyBody,
+    },
     retry::{Backoff, Decision, FallbackKind, RetryReason, classify},
-    runtime::ModelTable,
     spend::Spend,
     state::deployments::DeploymentEvents,
 };

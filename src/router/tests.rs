@@ -9,17 +9,17 @@ use prometheus::{Histogram, HistogramOpts, IntGauge};
 use tokio::time::Instant;
 use tower::{Layer, ServiceExt, service_fn};
 
-use super::{Attempt, Deployment, ModelGroup, RouterLayer, V1, state::DeploymentState};
+use super::{Attempt, RouterLayer, V1};
 use crate::{
     config::{self, RouterSettings},
     error::{GatewayError, UpstreamError},
     metrics::Metrics,
-    middleware::auth::Identity,
-    model::Endpoint,
-    model::RequestId,
+    model::{Endpoint, RequestId},
     openai::{ChatView, JsonBody},
-    proxy::{ProxyRequest, ProxyResponse, ReplyBody},
-    runtime::ModelTable,
+    proxy::{
+        Deployment, DeploymentState, Identity, ModelGroup, ModelTable, ProxyRequest, ProxyResponse,
+        ReplyBody,
+    },
 };
 
 type Script = Arc<Mutex<VecDeque<Option<GatewayError>>>>;

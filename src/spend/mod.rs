@@ -16,6 +16,7 @@ use crate::{
     error::{BudgetScope, GatewayError},
     openai::Usage,
     pricing::{Overrides, Price, warn_unpriced},
+    proxy::Identity,
     state::spend::{Charge, Counter, SpendStore, Spent, StoreError},
 };
 
@@ -53,6 +54,18 @@ pub struct Account {
     pub budget: Option<Budget>,
     /// Its spend counter.
     pub counter: Counter,
+}
+
+// === impl Payer ===
+
+impl From<&Identity> for Payer {
+    fn from(identity: &Identity) -> Self {
+        match identity {
+            Identity::Anonymous => Self::Anonymous,
+            Identity::Master => Self::Master,
+            Identity::Virtual(n) => Self::Virtual(*n),
+        }
+    }
 }
 
 // === impl Spend ===

@@ -24,7 +24,10 @@ use std::{
 use futures_util::{StreamExt, future::BoxFuture};
 use tokio::time::Instant;
 
-use crate::{router::Deployment, runtime::ModelTable, state::redis::Redis};
+use crate::{
+    proxy::{Deployment, ModelTable, wall_minute},
+    state::redis::Redis,
+};
 
 /// How often fleet usage is re-read.
 pub const USAGE_EVERY: Duration = Duration::from_millis(250);
@@ -69,13 +72,6 @@ return {0, 0}
 fn probe_script() -> &'static redis::Script {
     static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
     SCRIPT.get_or_init(|| redis::Script::new(PROBE))
-}
-
-/// Minutes since the Unix epoch, by this machine's clock.
-pub fn wall_minute() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / 60)
 }
 
 // === impl Local ===

@@ -24,11 +24,10 @@ use prepare::{Prepared, prepare};
 use super::forward::{group_for, read_body};
 use crate::{
     error::GatewayError,
-    middleware::{auth::Identity, request_id::Received},
-    model::Endpoint,
-    model::RequestId,
+    middleware::request_id::Received,
+    model::{Endpoint, RequestId},
     openai::JsonBody,
-    proxy::{ProxyRequest, ProxyResponse, ReplyBody},
+    proxy::{Identity, ProxyRequest, ProxyResponse, ReplyBody},
     responses::{
         conversation,
         native::Tap,

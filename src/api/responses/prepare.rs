@@ -10,16 +10,14 @@ use serde_json::{Map, Value};
 use super::stored::load;
 use crate::{
     error::GatewayError,
-    middleware::auth::Identity,
     openai::{ChatView, JsonBody},
-    proxy::NativeRequest,
+    proxy::{Identity, ModelGroup, NativeRequest},
     responses::{
         conversation,
         request::{builtin_tools, to_chat},
         response::Echo,
         wire::{CreateRequest, Item},
     },
-    router::ModelGroup,
     state::responses::ResponseStore,
 };
 

@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::{
     error::GatewayError,
-    middleware::auth::Identity,
+    proxy::Identity,
     responses::{conversation, wire::Item},
     runtime::AppState,
     state::responses::{ResponseStore, StoredResponse},

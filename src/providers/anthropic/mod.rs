@@ -20,13 +20,12 @@ use futures_util::future::BoxFuture;
 use http::{HeaderValue, Method, Request, Uri, header};
 use http_body_util::Full;
 
-use super::{Provider, Reply};
 use crate::{
     config::DeploymentConfig,
     error::GatewayError,
     model::Endpoint,
     openai::{JsonBody, Rewrite},
-    proxy::ProxyRequest,
+    proxy::{Provider, ProxyRequest, Reply},
     upstream::{self, HttpClient},
     wildcard,
 };

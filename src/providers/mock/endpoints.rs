@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Mock, estimate_tokens, now_secs, paced};
-use crate::{providers::Reply, proxy::ProxyRequest};
+use crate::proxy::{ProxyRequest, Reply};
 
 /// A 1x1 transparent PNG, the mock's every image.
 const PIXEL_PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";

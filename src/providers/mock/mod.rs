@@ -21,12 +21,11 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Provider, Reply};
 use crate::{
     config::{DeploymentConfig, MockParams},
     error::{GatewayError, UpstreamError},
     model::Endpoint,
-    proxy::ProxyRequest,
+    proxy::{Provider, ProxyRequest, Reply},
     wildcard,
 };
 

@@ -6,7 +6,8 @@ use tokio::time::Instant;
 use super::by_name;
 use crate::{
     config,
-    router::{Deployment, RouterCore, Shadow, V1, V2, state::DeploymentState},
+    proxy::{Deployment, DeploymentState},
+    router::{RouterCore, Shadow, V1, V2},
 };
 
 /// Mock deployments from `model_list` entries' `litellm_params` (one group).

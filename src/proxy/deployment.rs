@@ -4,10 +4,8 @@ use std::{fmt, sync::Arc};
 
 use prometheus::Histogram;
 
-use super::state::DeploymentState;
-use crate::{
-    config::DeploymentConfig, metrics::GroupMetrics, model::Endpoint, providers::Provider,
-};
+use super::{DeploymentState, Provider};
+use crate::{config::DeploymentConfig, metrics::GroupMetrics, model::Endpoint};
 
 /// One deployment, ready to serve.
 pub struct Deployment {

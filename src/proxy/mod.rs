@@ -1,4 +1,8 @@
-//! The request and response types of the model stack (everything below the HTTP handlers).
+//! The model stack's contract (everything below the HTTP handlers): the request and response
+//! types, and what a request can be sent to — the model table (`table.rs`) of model groups and
+//! their deployments (`deployment.rs`), each with its live state (`deployment_state.rs`, `gcra.rs`)
+//! and its adapter behind the `Provider` seam (`provider.rs`; implementations in `providers/`),
+//! and who is calling (`identity.rs`). These types refer to each other, so they live together.
 
 use std::{sync::Arc, time::Duration};
 
@@ -11,12 +15,23 @@ use bytes::Bytes;
 use tokio::time::Instant;
 use tower::util::BoxCloneSyncService;
 
+mod deployment;
+mod deployment_state;
+mod gcra;
+mod identity;
+mod provider;
+mod table;
+
+pub use deployment::{Deployment, ModelGroup};
+pub use deployment_state::{Availability, DeploymentState, InFlightGuard, wall_minute};
+pub use identity::Identity;
+pub use provider::{Provider, Reply};
+pub use table::ModelTable;
+
 use crate::{
     error::GatewayError,
-    middleware::auth::Identity,
     model::{Endpoint, RequestId},
     openai::{ChatView, Form, JsonBody, Usage},
-    router::{Deployment, ModelGroup},
     sse::SseBody,
 };
 

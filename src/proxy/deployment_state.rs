@@ -76,6 +76,13 @@ impl Drop for InFlightGuard<'_> {
     }
 }
 
+/// Minutes since the Unix epoch, by this machine's clock.
+pub fn wall_minute() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 60)
+}
+
 // === impl DeploymentState ===
 
 impl DeploymentState {
@@ -110,11 +117,7 @@ impl DeploymentState {
 
     fn fleet_requests(&self) -> u64 {
         let (minute, n) = *self.fleet_requests.lock();
-        if minute == crate::state::deployments::wall_minute() {
-            n
-        } else {
-            0
-        }
+        if minute == wall_minute() { n } else { 0 }
     }
 
     /// Whether the next request would be its half-open probe.
