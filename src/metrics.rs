@@ -82,6 +82,26 @@ pub struct GroupMetrics {
     pub overhead: Histogram,
 }
 
+/// Metric handles for Redis calls (see `Metrics::redis`).
+#[derive(Debug, Clone)]
+pub struct RedisMetrics {
+    /// `switchyard_redis_up`.
+    pub up: IntGauge,
+    /// `switchyard_redis_command_duration_seconds{op}`.
+    pub duration: HistogramVec,
+    /// `switchyard_redis_errors_total{op,kind}`.
+    pub errors: IntCounterVec,
+}
+
+/// Counters the router feeds.
+#[derive(Debug, Clone)]
+pub struct RouterMetrics {
+    /// `switchyard_retries_total{model, reason}`.
+    pub retries: IntCounterVec,
+    /// `switchyard_fallbacks_total{from, to}`.
+    pub fallbacks: IntCounterVec,
+}
+
 // === impl Metrics ===
 
 impl Metrics {
@@ -303,8 +323,8 @@ impl Metrics {
     }
 
     /// Handles for Redis calls.
-    pub fn redis(&self) -> crate::state::redis::RedisMetrics {
-        crate::state::redis::RedisMetrics {
+    pub fn redis(&self) -> RedisMetrics {
+        RedisMetrics {
             up: self.redis_up.clone(),
             duration: self.redis_duration.clone(),
             errors: self.redis_errors.clone(),
@@ -331,8 +351,8 @@ impl Metrics {
     }
 
     /// The counters the router feeds.
-    pub fn router(&self) -> crate::router::RouterMetrics {
-        crate::router::RouterMetrics {
+    pub fn router(&self) -> RouterMetrics {
+        RouterMetrics {
             retries: self.retries.clone(),
             fallbacks: self.fallbacks.clone(),
         }

@@ -21,6 +21,7 @@ pub use agent::{
 };
 pub use env::{Env, ProcessEnv};
 pub use mode::ModelMode;
+pub use redis::{OnFailure, RedisSettings};
 
 use crate::{model::ProviderKind, pricing::PriceTable, secret::Secret};
 
@@ -59,7 +60,7 @@ pub struct Config {
     /// Model group -> its budget (`model_info.max_budget`).
     pub group_budgets: HashMap<String, Budget>,
     /// Where shared state lives (SPEC §10); `None`: every replica keeps its own.
-    pub redis: Option<crate::state::redis::RedisSettings>,
+    pub redis: Option<RedisSettings>,
 }
 
 /// One deployment (`model_list` entry), resolved.

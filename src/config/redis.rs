@@ -12,10 +12,30 @@ use super::{
     litellm::{RawConfig, StringOrNumber},
     validate::Failure,
 };
-use crate::{
-    secret::Secret,
-    state::redis::{OnFailure, RedisSettings},
-};
+use crate::secret::Secret;
+
+/// Where shared state lives and how to treat Redis trouble.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisSettings {
+    /// `redis://[user:password@]host:port[/db]` (or `rediss://` for TLS).
+    pub url: Secret,
+    /// Bound on one Redis round trip (`switchyard_settings.redis.timeout_seconds`).
+    pub timeout: Duration,
+    /// What limited keys get while Redis is unavailable.
+    pub on_failure: OnFailure,
+    /// Prefix of every key (`cache_params.namespace`, default `switchyard`).
+    pub namespace: String,
+}
+
+/// `switchyard_settings.redis.on_failure`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnFailure {
+    /// Fall back to per-replica state (the default).
+    #[default]
+    Allow,
+    /// Refuse requests of limited keys with 503 while Redis is unavailable.
+    Deny,
+}
 
 /// Default bound on one Redis round trip.
 const DEFAULT_TIMEOUT: Duration = Duration::from_millis(250);
@@ -157,12 +177,60 @@ fn percent_encode(s: &str) -> String {
     out
 }
 
+// === impl RedisSettings ===
+
+impl RedisSettings {
+    /// The URL with its password replaced by `***`: safe to log and print.
+    pub fn display(&self) -> String {
+        redact(self.url.expose())
+    }
+}
+
+impl std::fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("url", &self.display())
+            .field("timeout", &self.timeout)
+            .field("on_failure", &self.on_failure)
+            .field("namespace", &self.namespace)
+            .finish()
+    }
+}
+
+/// `scheme://user:pass@host` → `scheme://user:***@host`; anything else unchanged.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or("", |(u, _)| u);
+            format!("{scheme}://{user}:***@{host}{path}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+// === impl OnFailure ===
+
+impl OnFailure {
+    /// Parses `allow` / `deny`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "allow" => Some(Self::Allow),
+            "deny" => Some(Self::Deny),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
 
-    use crate::config::{Config, ConfigError, Warning, parse};
-    use crate::state::redis::OnFailure;
+    use super::redact;
+    use crate::config::{Config, ConfigError, OnFailure, Warning, parse};
 
     const ONE: &str = "model_list:\n  - model_name: gpt\n    litellm_params: { model: mock/gpt }\n";
 
@@ -230,5 +298,15 @@ mod tests {
         let r = c.redis.unwrap();
         assert_eq!(r.on_failure, OnFailure::Deny);
         assert_eq!(r.timeout, std::time::Duration::from_millis(50));
+    }
+
+    #[test]
+    fn passwords_never_show() {
+        assert_eq!(
+            redact("redis://:hunter2@cache:6379/0"),
+            "redis://:***@cache:6379/0"
+        );
+        assert_eq!(redact("rediss://app:p%40ss@h:1"), "rediss://app:***@h:1");
+        assert_eq!(redact("redis://h:6379"), "redis://h:6379");
     }
 }

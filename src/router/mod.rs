@@ -16,7 +16,7 @@ use std::{fmt, sync::Arc};
 use prometheus::IntCounter;
 use tokio::time::Instant;
 
-pub use service::{Router, RouterLayer, RouterMetrics};
+pub use service::{Router, RouterLayer};
 pub use shadow::Shadow;
 pub use v1::V1;
 

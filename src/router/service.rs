@@ -3,7 +3,6 @@
 use std::{sync::Arc, time::Duration};
 
 use futures_util::future::BoxFuture;
-use prometheus::IntCounterVec;
 use tokio::time::Instant;
 use tower::{Layer, Service, ServiceExt};
 
@@ -16,6 +15,7 @@ use super::{
 use crate::{
     config::RouterSettings,
     error::{GatewayError, RateLimitScope, UpstreamError},
+    metrics::RouterMetrics,
     model::Endpoint,
     proxy::{
         Availability, Deployment, ModelGroup, ModelTable, ProxyRequest, ProxyResponse, ReplyBody,
@@ -24,15 +24,6 @@ use crate::{
     spend::Spend,
     state::deployments::DeploymentEvents,
 };
-
-/// Counters the router feeds.
-#[derive(Debug, Clone)]
-pub struct RouterMetrics {
-    /// `switchyard_retries_total{model, reason}`.
-    pub retries: IntCounterVec,
-    /// `switchyard_fallbacks_total{from, to}`.
-    pub fallbacks: IntCounterVec,
-}
 
 /// Wires [`Router`].
 #[derive(Clone)]

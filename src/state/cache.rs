@@ -12,7 +12,7 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use moka::{Expiry, sync::Cache};
 
-use crate::{middleware::cache::CacheKey, state::redis::Redis};
+use crate::state::{cache_key::CacheKey, redis::Redis};
 
 /// A store of complete answers.
 pub trait CacheStore: Send + Sync {

@@ -25,9 +25,9 @@ use governor::{
 };
 
 use crate::{
-    config::VirtualKeyConfig,
+    config::{OnFailure, VirtualKeyConfig},
     error::{GatewayError, LimitInfo, RateLimitScope},
-    state::redis::{OnFailure, Redis},
+    state::redis::Redis,
 };
 
 /// Where limit state lives.

@@ -1,13 +1,11 @@
 //! `CacheLayer` (SPEC §7): exact-match response cache (entries in process or in Redis:
-//! `state::cache`). A hit is served as JSON or replayed as SSE
+//! `state::cache`; the key: `state::cache_key`). A hit is served as JSON or replayed as SSE
 //! according to the request; a miss goes upstream, and its 200 answer (a stream as the assembled
 //! completion) is stored. Concurrent identical requests while a miss is in flight wait for that
 //! one upstream call instead of each calling upstream.
 //!
 //! Per request: `Cache-Control: no-cache` (or body `cache: {"no-cache": true}`) skips the lookup,
 //! `no-store` skips storing, `cache: {"ttl": N}` sets the entry's lifetime.
-
-mod key;
 
 use std::{
     collections::HashMap,
@@ -27,7 +25,7 @@ use tokio::sync::watch;
 use tower::{Layer, Service};
 
 pub use crate::state::cache::{CacheStore, Local, RedisCache};
-pub use key::{CacheKey, key};
+pub use crate::state::cache_key::{CacheKey, key};
 
 use crate::{
     config::CacheSettings,

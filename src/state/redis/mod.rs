@@ -14,7 +14,7 @@
 //!   `switchyard_redis_command_duration_seconds{op}` and `switchyard_redis_errors_total{op,kind}`.
 //!   `op` is a short static name (`limits.admit`, `cache.get`, …): it is a metric label.
 //!   A [`RedisError`] means "do without Redis this time": callers fall back to their in-process
-//!   state (or refuse, under [`OnFailure::Deny`]) and never fail the request for it.
+//!   state (or refuse, under [`OnFailure::Deny`](crate::config::OnFailure::Deny)) and never fail the request for it.
 //! - [`Redis::subscribe`]`(channel)`: a dedicated pub/sub connection's message stream (ends when
 //!   the connection is lost; resubscribe and re-read what may have been missed).
 //! - [`Redis::is_up`] / [`Redis::watch_up`]: the degraded signal (also `switchyard_redis_up`).
@@ -37,7 +37,6 @@ use std::{future::Future, sync::Arc, time::Duration};
 
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
-use prometheus::{HistogramVec, IntCounterVec, IntGauge};
 use redis::{
     Cmd, FromRedisValue, Pipeline, ScriptInvocation,
     aio::{ConnectionManager, ConnectionManagerConfig},
@@ -45,46 +44,12 @@ use redis::{
 use tokio::{sync::watch, time::Instant};
 
 use self::breaker::{Breaker, Permit};
-use crate::secret::Secret;
+use crate::{config::RedisSettings, metrics::RedisMetrics};
 
 /// How often the background task pings Redis (and reconnects while it is down).
 const PING_EVERY: Duration = Duration::from_secs(1);
 /// At most one "Redis unavailable" warning per this long.
 const WARN_EVERY: Duration = Duration::from_secs(60);
-
-/// Where shared state lives and how to treat Redis trouble.
-#[derive(Clone, PartialEq, Eq)]
-pub struct RedisSettings {
-    /// `redis://[user:password@]host:port[/db]` (or `rediss://` for TLS).
-    pub url: Secret,
-    /// Bound on one Redis round trip (`switchyard_settings.redis.timeout_seconds`).
-    pub timeout: Duration,
-    /// What limited keys get while Redis is unavailable.
-    pub on_failure: OnFailure,
-    /// Prefix of every key (`cache_params.namespace`, default `switchyard`).
-    pub namespace: String,
-}
-
-/// `switchyard_settings.redis.on_failure`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OnFailure {
-    /// Fall back to per-replica state (the default).
-    #[default]
-    Allow,
-    /// Refuse requests of limited keys with 503 while Redis is unavailable.
-    Deny,
-}
-
-/// Metric handles for Redis calls (see `Metrics::redis`).
-#[derive(Debug, Clone)]
-pub struct RedisMetrics {
-    /// `switchyard_redis_up`.
-    pub up: IntGauge,
-    /// `switchyard_redis_command_duration_seconds{op}`.
-    pub duration: HistogramVec,
-    /// `switchyard_redis_errors_total{op,kind}`.
-    pub errors: IntCounterVec,
-}
 
 /// Why a Redis call did not answer. Never a reason to fail a request by itself.
 #[derive(Debug, thiserror::Error)]
@@ -120,54 +85,6 @@ struct Inner {
     metrics: RedisMetrics,
     up: watch::Sender<bool>,
     last_warning: Mutex<Option<Instant>>,
-}
-
-// === impl RedisSettings ===
-
-impl RedisSettings {
-    /// The URL with its password replaced by `***`: safe to log and print.
-    pub fn display(&self) -> String {
-        redact(self.url.expose())
-    }
-}
-
-impl std::fmt::Debug for RedisSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisSettings")
-            .field("url", &self.display())
-            .field("timeout", &self.timeout)
-            .field("on_failure", &self.on_failure)
-            .field("namespace", &self.namespace)
-            .finish()
-    }
-}
-
-/// `scheme://user:pass@host` → `scheme://user:***@host`; anything else unchanged.
-pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split_once(':').map_or("", |(u, _)| u);
-            format!("{scheme}://{user}:***@{host}{path}")
-        }
-        None => url.to_owned(),
-    }
-}
-
-// === impl OnFailure ===
-
-impl OnFailure {
-    /// Parses `allow` / `deny`.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "allow" => Some(Self::Allow),
-            "deny" => Some(Self::Deny),
-            _ => None,
-        }
-    }
 }
 
 // === impl RedisError ===
@@ -442,20 +359,5 @@ async fn monitor(inner: std::sync::Weak<Inner>) {
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_never_show() {
-        assert_eq!(
-            redact("redis://:hunter2@cache:6379/0"),
-            "redis://:***@cache:6379/0"
-        );
-        assert_eq!(redact("rediss://app:p%40ss@h:1"), "rediss://app:***@h:1");
-        assert_eq!(redact("redis://h:6379"), "redis://h:6379");
     }
 }
