@@ -31,7 +31,9 @@ use tools::{
 };
 
 use crate::{
-    config::AgentSettings, model::RequestId, proxy::Identity, runtime::Runtime,
+    config::AgentSettings,
+    model::RequestId,
+    proxy::{Identity, ModelTable, ProxyService},
     upstream::HttpClient,
 };
 
@@ -174,8 +176,14 @@ impl Agent {
             .await
     }
 
-    /// Runs the loop for `request` on runtime `rt`.
-    pub async fn run(&self, rt: &Runtime, request: RunRequest) -> Envelope {
+    /// Runs the loop for `request` through the model stack `stack` of the runtime whose model
+    /// table is `models`.
+    pub async fn run(
+        &self,
+        stack: &ProxyService,
+        models: &Arc<ModelTable>,
+        request: RunRequest,
+    ) -> Envelope {
         let o = &request.overrides;
         let s = &self.settings;
         let options = RunOptions {
@@ -193,7 +201,7 @@ impl Agent {
                 .escalate_to
                 .clone()
                 .or_else(|| s.escalate_to.clone())
-                .filter(|m| rt.models.get(m).is_some()),
+                .filter(|m| models.get(m).is_some()),
             sampling: run::Sampling {
                 max_tokens: o.max_tokens.unwrap_or(s.max_tokens).max(1),
                 temperature: o
@@ -209,8 +217,8 @@ impl Agent {
             authorization: request.headers.get(http::header::AUTHORIZATION).cloned(),
         };
         let model = StackModel {
-            stack: rt.stack.clone(),
-            models: rt.models.clone(),
+            stack: stack.clone(),
+            models: models.clone(),
             identity: request.identity.clone(),
             request_id: request.request_id.clone(),
             calls: AtomicU32::new(0),

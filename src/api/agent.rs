@@ -101,7 +101,7 @@ pub(super) async fn run(
     };
     match parsed.await {
         Ok(run) => {
-            let envelope = rt.agent.run(&rt, run).await;
+            let envelope = rt.agent.run(&rt.stack, &rt.models, run).await;
             let stopped = stopped_header(&envelope);
             let cost = usd(envelope.metrics.cost_micros);
             let mut response = with_stopped(Json(envelope).into_response(), stopped);
@@ -178,7 +178,7 @@ pub(super) async fn chat(rt: Arc<Runtime>, request: ProxyRequest) -> Response {
     if stream {
         return streamed(rt, run, id, include_usage);
     }
-    let envelope = rt.agent.run(&rt, run).await;
+    let envelope = rt.agent.run(&rt.stack, &rt.models, run).await;
     let stopped = stopped_header(&envelope);
     if !envelope.ok && envelope.final_answer.trim().is_empty() {
         return with_stopped(failed(&envelope).into_response(), stopped);
@@ -222,7 +222,7 @@ fn streamed(rt: Arc<Runtime>, run: RunRequest, id: RequestId, include_usage: boo
     let heartbeat = rt.config.agent.heartbeat;
     tokio::spawn(async move {
         let agent = rt.agent.clone();
-        let running = agent.run(&rt, run);
+        let running = agent.run(&rt.stack, &rt.models, run);
         tokio::pin!(running);
         // The first comment goes out at once, so the client's headers and first byte arrive.
         let mut ticks = tokio::time::interval(heartbeat);

@@ -1,6 +1,8 @@
 //! The HTTP surface (SPEC §3): thin handlers over the model stack.
 
 mod agent;
+mod auth;
+mod concurrency;
 mod endpoints;
 mod forward;
 mod health;
@@ -21,11 +23,8 @@ use axum::{
     routing::{get, post},
 };
 
-use crate::{
-    error::GatewayError,
-    middleware::{auth::require_key, concurrency::limit_parallel, request_id::request_id},
-    runtime::AppState,
-};
+use self::{auth::require_key, concurrency::limit_parallel};
+use crate::{error::GatewayError, middleware::request_id::request_id, runtime::AppState};
 
 /// The route table.
 pub fn router(state: Arc<AppState>) -> Router {

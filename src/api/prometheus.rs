@@ -8,7 +8,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use crate::{error::GatewayError, middleware::auth::identify, runtime::AppState};
+use super::auth::identify;
+use crate::{error::GatewayError, runtime::AppState};
 
 /// Every metric family. Open unless `switchyard_settings.metrics_require_key`.
 pub(super) async fn metrics(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Response {

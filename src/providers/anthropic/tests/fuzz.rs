@@ -1,4 +1,4 @@
-//! Property-based fuzzing of the Anthropic provider's translators (see `crate::fuzz`): hostile
+//! Property-based fuzzing of the Anthropic provider's translators (see `src/fuzz.rs`): hostile
 //! bytes never panic them, and the OpenAI stream they emit is UTF-8 SSE.
 
 use bytes::BytesMut;

@@ -16,7 +16,7 @@ use subtle::ConstantTimeEq;
 use crate::{config::Config, error::GatewayError, proxy::Identity, runtime::AppState};
 
 /// axum middleware fn: 401 without a valid key when keys are configured.
-pub async fn require_key(
+pub(super) async fn require_key(
     State(app): State<Arc<AppState>>,
     mut request: Request,
     next: Next,
@@ -32,7 +32,7 @@ pub async fn require_key(
 }
 
 /// The caller's identity from its headers.
-pub fn identify(config: &Config, headers: &HeaderMap) -> Result<Identity, GatewayError> {
+pub(super) fn identify(config: &Config, headers: &HeaderMap) -> Result<Identity, GatewayError> {
     if config.master_key.is_none() && config.keys.is_empty() {
         return Ok(Identity::Anonymous);
     }

@@ -39,7 +39,7 @@ pin_project! {
 
 /// axum middleware fn: reads the body (bounded in time and bytes), then 429 when
 /// `max_parallel_requests` are already in flight.
-pub async fn limit_parallel(
+pub(super) async fn limit_parallel(
     State(app): State<Arc<AppState>>,
     request: Request,
     next: Next,
