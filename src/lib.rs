@@ -16,6 +16,9 @@
 //! ```
 //!
 //! Errors are one enum (`error::GatewayError`) mapped to OpenAI error bodies in one place.
+//!
+//! The top-level modules are layered (no import cycles): `docs/architecture.md` lists the layers,
+//! and `tests/it/architecture.rs` holds the code to them.
 
 pub mod agent;
 pub mod api;

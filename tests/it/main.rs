@@ -16,6 +16,7 @@ mod agent;
 mod agent_llama;
 mod agent_policy;
 mod agent_replay;
+mod architecture;
 mod auth;
 mod cache;
 mod chat;
