@@ -13,7 +13,7 @@ use tower::util::BoxCloneSyncService;
 
 use crate::{
     error::GatewayError,
-    middleware::auth::Identity,
+    middleware::{auth::Identity, cache::Lookup},
     openai::{ChatView, Form, JsonBody, Usage},
     router::{Deployment, ModelGroup},
     sse::SseBody,
@@ -71,6 +71,8 @@ pub struct ProxyRequest {
     pub form: Option<Arc<Form>>,
     /// Upstream attempts made so far (the router counts; an error answer reports it too).
     pub attempts: AttemptCount,
+    /// The cache lookup the limit layer made alongside the admission, for the cache layer.
+    pub cache_lookup: Option<Lookup>,
 }
 
 /// The Responses API request as received, for deployments that speak it (SPEC §13).

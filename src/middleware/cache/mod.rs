@@ -79,6 +79,21 @@ struct BodyControl {
     ttl: Option<f64>,
 }
 
+/// A lookup made ahead of the cache layer: the limit layer starts it alongside the key's
+/// admission ([`Prefetch`]), so that with both in Redis they share one round trip. The cache
+/// layer takes it instead of looking up again; a refused request's lookup is dropped unused.
+#[derive(Debug, Clone)]
+pub struct Lookup {
+    key: CacheKey,
+    answer: Option<Bytes>,
+}
+
+/// Starts the cache's lookup of a request before the request reaches the cache layer.
+#[derive(Clone)]
+pub struct Prefetch {
+    shared: Arc<Shared>,
+}
+
 /// Removes the in-flight entry when the leading request ends, and hands its answer to the
 /// requests waiting on it (dropping it without an answer sends them upstream themselves).
 struct Leader {
@@ -114,6 +129,33 @@ impl CacheLayer {
             shared: Arc::new(shared),
         }
     }
+
+    /// The handle that starts this cache's lookups early (see [`Lookup`]).
+    pub fn prefetch(&self) -> Prefetch {
+        Prefetch {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+// === impl Prefetch ===
+
+impl Prefetch {
+    /// The lookup the cache layer would make for `request`, started now; `None` when the request
+    /// is not looked up (not cacheable, or `no-cache`).
+    pub fn start(&self, request: &ProxyRequest) -> Option<BoxFuture<'static, Lookup>> {
+        if !Control::read(request).lookup {
+            return None;
+        }
+        let key = self.shared.key_of(request)?;
+        let get = self.shared.store.get(&key);
+        Some(Box::pin(async move {
+            Lookup {
+                answer: get.await,
+                key,
+            }
+        }))
+    }
 }
 
 impl<S> Layer<S> for CacheLayer {
@@ -142,23 +184,17 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: ProxyRequest) -> Self::Future {
+    fn call(&mut self, mut request: ProxyRequest) -> Self::Future {
         let shared = self.shared.clone();
         let mut inner = self.inner.clone();
         std::mem::swap(&mut inner, &mut self.inner);
         Box::pin(async move {
             let control = Control::read(&request);
-            let tenant = if shared.shared_across_keys {
-                "shared".to_owned()
-            } else {
-                request.identity.label()
+            let looked_up = request.cache_lookup.take();
+            let key = match &looked_up {
+                Some(lookup) => Some(lookup.key.clone()),
+                None => shared.key_of(&request),
             };
-            let key = key(
-                &tenant,
-                request.endpoint,
-                &request.group.name,
-                &request.body,
-            );
             let (Some(key), true) = (key.clone(), control.lookup) else {
                 let response = inner.call(request).await?;
                 return Ok(shared.finish(
@@ -169,7 +205,11 @@ where
                     "bypass",
                 ));
             };
-            if let Some(answer) = shared.store.get(&key).await {
+            let found = match looked_up {
+                Some(lookup) => lookup.answer,
+                None => shared.store.get(&key).await,
+            };
+            if let Some(answer) = found {
                 return Ok(shared.hit(&request, answer));
             }
             // Coalesce: wait for an identical request already on its way upstream.
@@ -215,6 +255,21 @@ where
 // === impl Shared ===
 
 impl Shared {
+    /// The request's cache key (per tenant unless `shared_across_keys`).
+    fn key_of(&self, request: &ProxyRequest) -> Option<CacheKey> {
+        let tenant = if self.shared_across_keys {
+            "shared".to_owned()
+        } else {
+            request.identity.label()
+        };
+        key(
+            &tenant,
+            request.endpoint,
+            &request.group.name,
+            &request.body,
+        )
+    }
+
     /// Labels the answer and arranges for it to be stored (and handed to waiting requests).
     fn finish(
         self: &Arc<Self>,
