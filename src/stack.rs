@@ -10,7 +10,8 @@
 //! 2. `BudgetLayer`    — a virtual key whose `max_budget` is spent is refused here (when any key
 //!    has a budget).
 //! 3. `RateLimitLayer` — each virtual key's rpm/tpm (GCRA, in process or in Redis); tokens charged
-//!    once usage is known.
+//!    once usage is known. The cache's lookup is started alongside the admission (one Redis
+//!    round trip for both); a refused request's lookup is dropped.
 //! 4. `CacheLayer`     — exact-match answers (moka or Redis), JSON or replayed as SSE; identical
 //!    misses in flight are coalesced into one upstream call.
 //! 5. `RouterLayer`    — model group -> deployment through the `RouterCore` seam (v1/v2/shadow);
@@ -22,7 +23,7 @@
 //!    pooled client; the JSON answer checked, or the SSE stream read to its first token (so a
 //!    failure before then can still switch upstream) and wrapped for pass-through.
 //!
-//! Agent mode slots in between 4 and 5 when it lands (SPEC §5 gives the order).
+//! Agent mode runs above this stack (`api/agent.rs`) and re-enters it once per model call.
 
 use std::sync::Arc;
 
@@ -62,13 +63,6 @@ pub fn build(
         &router.strategy,
         metrics.shadow_disagreements(),
     );
-    let limits = (!config.keys.is_empty()).then(|| {
-        let store: Arc<dyn LimitStore> = match redis {
-            Some(redis) => Arc::new(RedisLimits::new(redis.clone(), &config.keys)),
-            None => Arc::new(InProcess::new(&config.keys)),
-        };
-        RateLimitLayer::new(store)
-    });
     let budgets = config
         .keys
         .iter()
@@ -79,6 +73,13 @@ pub fn build(
         .cache
         .as_ref()
         .map(|c| CacheLayer::new(c, router.deadline, metrics.cache_results(), redis));
+    let limits = (!config.keys.is_empty()).then(|| {
+        let store: Arc<dyn LimitStore> = match redis {
+            Some(redis) => Arc::new(RedisLimits::new(redis.clone(), &config.keys)),
+            None => Arc::new(InProcess::new(&config.keys)),
+        };
+        RateLimitLayer::new(store).with_prefetch(cache.as_ref().map(CacheLayer::prefetch))
+    });
     let events: Arc<dyn DeploymentEvents> = match redis {
         Some(redis) => Arc::new(RedisDeployments::new(redis.clone(), &models)),
         None => Arc::new(Local),

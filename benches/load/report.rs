@@ -253,7 +253,7 @@ fn group_note(s: &mut String, r: &Report, group: Group) {
         Group::Redis => {
             let _ = writeln!(
                 s,
-                "\nTwo gateways, each a virtual key with rpm/tpm limits (far above what a cell uses) and the response cache (every answer a hit): left in process, right in Redis on loopback (one limit script + one GET per request). Targets: <= +150 us p50 at c=1, >= 0.7x the in-process RPS at c=64."
+                "\nTwo gateways, each a virtual key with rpm/tpm limits (far above what a cell uses) and the response cache (every answer a hit): left in process, right in Redis on loopback (the limit script and the cache GET sent together: one round trip per request). Targets: <= +150 us p50 at c=1, >= 0.7x the in-process RPS at c=64."
             );
         }
     }

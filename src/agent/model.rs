@@ -124,6 +124,7 @@ impl ModelCall for StackModel {
                 responses: None,
                 form: None,
                 attempts: Default::default(),
+                cache_lookup: None,
             };
             let response = self.stack.clone().oneshot(request).await?;
             let cost_micros = crate::spend::cost_from_headers(&response.headers);

@@ -205,6 +205,7 @@ async fn prepare(
         responses: None,
         form,
         attempts: Default::default(),
+        cache_lookup: None,
     })
 }
 

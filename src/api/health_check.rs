@@ -164,6 +164,7 @@ async fn probe(group: &Arc<ModelGroup>, deployment: &Deployment) -> Result<(), G
         form,
         responses: None,
         attempts: Default::default(),
+        cache_lookup: None,
     };
     let timeout = deployment.config.timeout.min(CHECK_TIMEOUT);
     match tokio::time::timeout(timeout, deployment.provider.send(&request)).await {

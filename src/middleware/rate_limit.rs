@@ -2,19 +2,23 @@
 //! a burst equal to the limit (`rpm_limit: 3` admits 3 at once, then one every 20 s). Tokens are
 //! charged with the usage once it is known. The state sits behind `LimitStore`
 //! (`state::limits`: in process, or in Redis shared by every replica).
+//!
+//! The cache layer's lookup is started here, alongside the admission ([`Prefetch`]): with limits
+//! and cache both in Redis, the two commands go out together and share one round trip.
 
 use std::{
     sync::Arc,
     task::{Context, Poll},
 };
 
-use futures_util::future::BoxFuture;
+use futures_util::{FutureExt as _, future::BoxFuture};
 use http::{HeaderMap, HeaderValue};
 use tower::{Layer, Service};
 
 pub use crate::state::limits::{Headroom, InProcess, LimitStore, RedisLimits};
 use crate::{
     error::GatewayError,
+    middleware::cache::Prefetch,
     proxy::{Identity, ProxyRequest, ProxyResponse, ReplyBody},
 };
 
@@ -22,6 +26,7 @@ use crate::{
 #[derive(Clone)]
 pub struct RateLimitLayer {
     store: Arc<dyn LimitStore>,
+    prefetch: Option<Prefetch>,
 }
 
 /// Admits or refuses each request by its key's limits and charges its tokens.
@@ -29,6 +34,7 @@ pub struct RateLimitLayer {
 pub struct RateLimit<S> {
     inner: S,
     store: Arc<dyn LimitStore>,
+    prefetch: Option<Prefetch>,
 }
 
 // === impl RateLimitLayer ===
@@ -36,7 +42,16 @@ pub struct RateLimit<S> {
 impl RateLimitLayer {
     /// The layer over `store`.
     pub fn new(store: Arc<dyn LimitStore>) -> Self {
-        Self { store }
+        Self {
+            store,
+            prefetch: None,
+        }
+    }
+
+    /// Starts the cache's lookups alongside the admissions (the cache layer sits just inside).
+    pub fn with_prefetch(mut self, prefetch: Option<Prefetch>) -> Self {
+        self.prefetch = prefetch;
+        self
     }
 }
 
@@ -46,6 +61,7 @@ impl<S> Layer<S> for RateLimitLayer {
         RateLimit {
             inner,
             store: self.store.clone(),
+            prefetch: self.prefetch.clone(),
         }
     }
 }
@@ -66,16 +82,26 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: ProxyRequest) -> Self::Future {
+    fn call(&mut self, mut request: ProxyRequest) -> Self::Future {
         let Identity::Virtual(key) = request.identity else {
             return Box::pin(self.inner.call(request));
         };
         let store = self.store.clone();
+        let lookup = self.prefetch.as_ref().and_then(|p| p.start(&request));
         // The admission awaits the store: call a fresh clone later, keep the ready one out.
         let pending = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, pending);
         Box::pin(async move {
-            let headroom = store.admit(key).await?;
+            let headroom = match lookup {
+                // Both commands are sent before either answer is awaited.
+                Some(lookup) => {
+                    let (headroom, lookup) =
+                        futures_util::future::try_join(store.admit(key), lookup.map(Ok)).await?;
+                    request.cache_lookup = Some(lookup);
+                    headroom
+                }
+                None => store.admit(key).await?,
+            };
             let mut response = inner.call(request).await?;
             set_headers(&mut response.headers, &headroom);
             match &mut response.body {

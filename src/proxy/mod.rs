@@ -1,8 +1,9 @@
 //! The model stack's contract (everything below the HTTP handlers): the request and response
 //! types, and what a request can be sent to — the model table (`table.rs`) of model groups and
-//! their deployments (`deployment.rs`), each with its live state (`deployment_state.rs`, `gcra.rs`)
-//! and its adapter behind the `Provider` seam (`provider.rs`; implementations in `providers/`),
-//! and who is calling (`identity.rs`). These types refer to each other, so they live together.
+//! their deployments (`deployment.rs`), each with its live state (`deployment_state.rs`,
+//! `gcra.rs`) and its adapter behind the `Provider` seam (`provider.rs`; implementations in
+//! `providers/`); who is calling (`identity.rs`); the request's cache key and prefetched cache
+//! lookup (`cache_key.rs`). These types refer to each other, so they live together.
 
 use std::{sync::Arc, time::Duration};
 
@@ -15,6 +16,7 @@ use bytes::Bytes;
 use tokio::time::Instant;
 use tower::util::BoxCloneSyncService;
 
+mod cache_key;
 mod deployment;
 mod deployment_state;
 mod gcra;
@@ -22,6 +24,7 @@ mod identity;
 mod provider;
 mod table;
 
+pub use cache_key::{CacheKey, Lookup, key};
 pub use deployment::{Deployment, ModelGroup};
 pub use deployment_state::{Availability, DeploymentState, InFlightGuard, wall_minute};
 pub use identity::Identity;
@@ -62,6 +65,8 @@ pub struct ProxyRequest {
     pub form: Option<Arc<Form>>,
     /// Upstream attempts made so far (the router counts; an error answer reports it too).
     pub attempts: AttemptCount,
+    /// The cache lookup the limit layer made alongside the admission, for the cache layer.
+    pub cache_lookup: Option<Lookup>,
 }
 
 /// The Responses API request as received, for deployments that speak it (SPEC §13).

@@ -68,6 +68,7 @@ fn request(group: Arc<ModelGroup>) -> ProxyRequest {
         responses: None,
         form: None,
         attempts: Default::default(),
+        cache_lookup: None,
     }
 }
 

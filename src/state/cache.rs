@@ -12,7 +12,7 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use moka::{Expiry, sync::Cache};
 
-use crate::state::{cache_key::CacheKey, redis::Redis};
+use crate::{proxy::CacheKey, state::redis::Redis};
 
 /// A store of complete answers.
 pub trait CacheStore: Send + Sync {

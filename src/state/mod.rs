@@ -2,7 +2,6 @@
 //! Redis implementations side by side.
 //!
 //! - [`cache`]: the response cache (`CacheStore`: moka in process, strings with a TTL in Redis).
-//! - [`cache_key`]: the cache key (tenant, endpoint, group, canonical body).
 //! - [`deployments`]: cooldowns, the one probe after a cooldown, fleet request counts
 //!   (`DeploymentEvents`: nothing in process; keys, pub/sub and counters in Redis).
 //! - [`limits`]: per-key rpm/tpm (`LimitStore`: governor in process, a GCRA script in Redis).
@@ -11,7 +10,6 @@
 //! - [`spend`]: spend counters (SPEC §14), in process or in Redis.
 
 pub mod cache;
-pub mod cache_key;
 pub mod deployments;
 pub mod limits;
 pub mod redis;

@@ -105,6 +105,7 @@ pub(super) async fn create(
         responses: Some(Arc::new(native)),
         form: None,
         attempts: Default::default(),
+        cache_lookup: None,
     };
     if super::agent::requested(&request) {
         let answer = super::agent::chat(rt, request).await;

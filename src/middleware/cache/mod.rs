@@ -1,5 +1,5 @@
 //! `CacheLayer` (SPEC §7): exact-match response cache (entries in process or in Redis:
-//! `state::cache`; the key: `state::cache_key`). A hit is served as JSON or replayed as SSE
+//! `state::cache`; the key and a lookup made ahead of this layer: `proxy::cache_key`). A hit is served as JSON or replayed as SSE
 //! according to the request; a miss goes upstream, and its 200 answer (a stream as the assembled
 //! completion) is stored. Concurrent identical requests while a miss is in flight wait for that
 //! one upstream call instead of each calling upstream.
@@ -25,13 +25,12 @@ use tokio::sync::watch;
 use tower::{Layer, Service};
 
 pub use crate::state::cache::{CacheStore, Local, RedisCache};
-pub use crate::state::cache_key::{CacheKey, key};
 
 use crate::{
     config::CacheSettings,
     error::GatewayError,
     model::Endpoint,
-    proxy::{ProxyRequest, ProxyResponse, ReplyBody},
+    proxy::{CacheKey, Lookup, ProxyRequest, ProxyResponse, ReplyBody, key},
     sse::{SseBody, replay},
     state::redis::Redis,
 };
@@ -78,6 +77,12 @@ struct BodyControl {
     ttl: Option<f64>,
 }
 
+/// Starts the cache's lookup of a request before the request reaches the cache layer.
+#[derive(Clone)]
+pub struct Prefetch {
+    shared: Arc<Shared>,
+}
+
 /// Removes the in-flight entry when the leading request ends, and hands its answer to the
 /// requests waiting on it (dropping it without an answer sends them upstream themselves).
 struct Leader {
@@ -113,6 +118,33 @@ impl CacheLayer {
             shared: Arc::new(shared),
         }
     }
+
+    /// The handle that starts this cache's lookups early (see [`Lookup`]).
+    pub fn prefetch(&self) -> Prefetch {
+        Prefetch {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+// === impl Prefetch ===
+
+impl Prefetch {
+    /// The lookup the cache layer would make for `request`, started now; `None` when the request
+    /// is not looked up (not cacheable, or `no-cache`).
+    pub fn start(&self, request: &ProxyRequest) -> Option<BoxFuture<'static, Lookup>> {
+        if !Control::read(request).lookup {
+            return None;
+        }
+        let key = self.shared.key_of(request)?;
+        let get = self.shared.store.get(&key);
+        Some(Box::pin(async move {
+            Lookup {
+                answer: get.await,
+                key,
+            }
+        }))
+    }
 }
 
 impl<S> Layer<S> for CacheLayer {
@@ -141,23 +173,17 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: ProxyRequest) -> Self::Future {
+    fn call(&mut self, mut request: ProxyRequest) -> Self::Future {
         let shared = self.shared.clone();
         let mut inner = self.inner.clone();
         std::mem::swap(&mut inner, &mut self.inner);
         Box::pin(async move {
             let control = Control::read(&request);
-            let tenant = if shared.shared_across_keys {
-                "shared".to_owned()
-            } else {
-                request.identity.label()
+            let looked_up = request.cache_lookup.take();
+            let key = match &looked_up {
+                Some(lookup) => Some(lookup.key.clone()),
+                None => shared.key_of(&request),
             };
-            let key = key(
-                &tenant,
-                request.endpoint,
-                &request.group.name,
-                &request.body,
-            );
             let (Some(key), true) = (key.clone(), control.lookup) else {
                 let response = inner.call(request).await?;
                 return Ok(shared.finish(
@@ -168,7 +194,11 @@ where
                     "bypass",
                 ));
             };
-            if let Some(answer) = shared.store.get(&key).await {
+            let found = match looked_up {
+                Some(lookup) => lookup.answer,
+                None => shared.store.get(&key).await,
+            };
+            if let Some(answer) = found {
                 return Ok(shared.hit(&request, answer));
             }
             // Coalesce: wait for an identical request already on its way upstream.
@@ -214,6 +244,21 @@ where
 // === impl Shared ===
 
 impl Shared {
+    /// The request's cache key (per tenant unless `shared_across_keys`).
+    fn key_of(&self, request: &ProxyRequest) -> Option<CacheKey> {
+        let tenant = if self.shared_across_keys {
+            "shared".to_owned()
+        } else {
+            request.identity.label()
+        };
+        key(
+            &tenant,
+            request.endpoint,
+            &request.group.name,
+            &request.body,
+        )
+    }
+
     /// Labels the answer and arranges for it to be stored (and handed to waiting requests).
     fn finish(
         self: &Arc<Self>,

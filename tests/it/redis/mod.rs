@@ -7,6 +7,7 @@
 
 mod chaos;
 mod fleet;
+mod pipeline;
 
 use std::{net::TcpListener as StdListener, path::PathBuf, process::Stdio, time::Duration};
 

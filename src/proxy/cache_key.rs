@@ -1,10 +1,12 @@
 //! The cache key: tenant, endpoint, model group and the request body in a canonical form (keys
 //! sorted at every depth; `stream`, `user`, `metadata`, `stream_options` and the gateway's own
 //! `cache` and `agent` left out). The key holds the canonical bytes themselves, so two requests
-//! share an entry only when they are the same request.
+//! share an entry only when they are the same request. A `Lookup` carries a cache answer looked
+//! up ahead of the cache layer on the request.
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use serde_json::Value;
 
 use crate::{
@@ -41,6 +43,17 @@ impl CacheKey {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+}
+
+/// A lookup made ahead of the cache layer: the limit layer starts it alongside the key's
+/// admission (`middleware::cache::Prefetch`), so that with both in Redis they share one round trip. The cache
+/// layer takes it instead of looking up again; a refused request's lookup is dropped unused.
+#[derive(Debug, Clone)]
+pub struct Lookup {
+    /// The key looked up.
+    pub(crate) key: CacheKey,
+    /// The stored answer, if there was one.
+    pub(crate) answer: Option<Bytes>,
 }
 
 /// The key of a request; `None` when the body cannot be canonicalised.
