@@ -3,8 +3,8 @@
 //! side. Burst equals the limit (`rpm_limit: 3` admits 3 at once, then one every 20 s); tokens
 //! are charged once the usage is known.
 //!
-//! Redis: admission is one EVALSHA per request (both limits of the key in one script: the keys
-//! share the key's hash tag); the charge is one more after the answer, never retried, so tokens
+//! Redis: admission is one EVALSHA per request (both limits of the key in one script, their
+//! state in one Redis key: `TIME`, `GET`, `SET`); the charge is one more after the answer, never retried, so tokens
 //! are counted at most once. N replicas on one Redis admit exactly what one would. When Redis
 //! is unavailable the store falls back to its in-process limiters (or refuses with 503 under
 //! `on_failure: deny`).
@@ -73,63 +73,66 @@ pub struct RedisLimits {
     local: Arc<InProcess>,
 }
 
-/// A key's limits and the Redis keys of their GCRA state.
+/// A key's limits and the Redis key of their GCRA state.
 struct KeyLimits {
     rpm: Option<u64>,
     tpm: Option<u64>,
-    /// Theoretical arrival time of the tokens and requests limits, in µs of the server's clock.
-    tat_tokens: String,
-    tat_requests: String,
+    /// `"<tokens TAT> <requests TAT>"`: the theoretical arrival times of both limits, in µs of
+    /// the server's clock (one key, so a script reads and writes both in one call each).
+    state: String,
 }
 
 /// Admits one request against both limits of a key, or refuses without charging either.
-/// KEYS: tokens TAT, requests TAT. ARGV: tpm, rpm (0: no limit). Returns
+/// KEYS: the key's state. ARGV: tpm, rpm (0: no limit). Returns
 /// `{1, tokens left, tokens reset µs, requests left, requests reset µs}` (-1: no such limit) or
 /// `{0, 1|2 (tokens|requests), wait µs}`.
 const ADMIT: &str = r"
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now = t[1] * 1000000 + t[2]
 local minute = 60000000
-local out = {1}
-local new = {}
+local tats = {now, now}
+local state = redis.call('GET', KEYS[1])
+if state then
+  local a, b = string.match(state, '^(%d+) (%d+)$')
+  tats[1] = tonumber(a) or now
+  tats[2] = tonumber(b) or now
+end
+local out = {1, -1, 0, -1, 0}
+local longest = 0
 for i = 1, 2 do
   local limit = tonumber(ARGV[i])
   if limit > 0 then
     local interval = minute / limit
-    local tat = tonumber(redis.call('GET', KEYS[i]) or '0') or 0
-    if tat < now then tat = now end
-    local new_tat = tat + interval
+    local new_tat = math.max(tats[i], now) + interval
     if new_tat - minute > now then
       return {0, i, math.ceil(new_tat - minute - now)}
     end
-    new[i] = new_tat
-    out[#out + 1] = math.floor((now + minute - new_tat) / interval)
-    out[#out + 1] = math.ceil(new_tat - now)
-  else
-    out[#out + 1] = -1
-    out[#out + 1] = 0
+    tats[i] = new_tat
+    out[2 * i] = math.floor((now + minute - new_tat) / interval)
+    out[2 * i + 1] = math.ceil(new_tat - now)
+    longest = math.max(longest, new_tat - now)
   end
 end
-for i = 1, 2 do
-  if new[i] then
-    redis.call('SET', KEYS[i], string.format('%.0f', new[i]), 'PX', math.ceil((new[i] - now) / 1000) + 1000)
-  end
-end
+redis.call('SET', KEYS[1], string.format('%.0f %.0f', tats[1], tats[2]), 'PX', math.ceil(longest / 1000) + 1000)
 return out
 ";
 
-/// Charges ARGV[2] tokens to the tokens TAT KEYS[1] of a tpm ARGV[1] limit, draining it to
-/// empty at most (a GCRA cannot go below empty).
+/// Charges ARGV[2] tokens to the tokens TAT of a tpm ARGV[1] limit in the key's state KEYS[1],
+/// draining it to empty at most (a GCRA cannot go below empty); the requests TAT is kept.
 const CHARGE: &str = r"
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now = t[1] * 1000000 + t[2]
 local minute = 60000000
-local interval = minute / tonumber(ARGV[1])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
-if tat < now then tat = now end
-local new_tat = tat + interval * tonumber(ARGV[2])
-if new_tat > now + minute then new_tat = now + minute end
-redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
+local tokens, requests = now, now
+local state = redis.call('GET', KEYS[1])
+if state then
+  local a, b = string.match(state, '^(%d+) (%d+)$')
+  tokens = tonumber(a) or now
+  requests = tonumber(b) or now
+end
+local new_tat = math.min(math.max(tokens, now) + minute / tonumber(ARGV[1]) * tonumber(ARGV[2]), now + minute)
+local longest = math.max(new_tat, requests) - now
+redis.call('SET', KEYS[1], string.format('%.0f %.0f', new_tat, requests), 'PX', math.ceil(longest / 1000) + 1000)
 return 1
 ";
 
@@ -244,8 +247,7 @@ impl RedisLimits {
                 KeyLimits {
                     rpm: k.rpm_limit,
                     tpm: k.tpm_limit,
-                    tat_tokens: redis.key("limit", &entity, "tpm"),
-                    tat_requests: redis.key("limit", &entity, "rpm"),
+                    state: redis.key("limit", &entity, ""),
                 }
             })
             .collect();
@@ -267,8 +269,7 @@ impl RedisLimits {
         let script = admit_script();
         let mut invocation = script.prepare_invoke();
         invocation
-            .key(&k.tat_tokens)
-            .key(&k.tat_requests)
+            .key(&k.state)
             .arg(k.tpm.unwrap_or(0))
             .arg(k.rpm.unwrap_or(0));
         match self
@@ -346,13 +347,13 @@ impl LimitStore for RedisLimits {
             return;
         };
         let redis = self.redis.clone();
-        let tat = k.tat_tokens.clone();
+        let state = k.state.clone();
         let local = self.local.clone();
         // Off the request path: the answer is already on its way.
         tokio::spawn(async move {
             let script = charge_script();
             let mut invocation = script.prepare_invoke();
-            invocation.key(&tat).arg(tpm).arg(tokens - 1);
+            invocation.key(&state).arg(tpm).arg(tokens - 1);
             if let Err(e) = redis.invoke::<i64>("limits.charge", &invocation).await {
                 // Counted here instead, so this replica at least keeps its share in check.
                 redis.warn_degraded("rate limits", &e);
