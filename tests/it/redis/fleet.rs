@@ -246,6 +246,7 @@ async fn usage_based_routing_sees_the_other_replicas_traffic() {
     let d2 = MockUpstream::start(ok_json(completion("up", "two"))).await;
     let ns = namespace("usage");
     let strategy = "  routing_strategy: usage-based-routing\n";
+    early_in_a_minute().await;
     // A knows only d1; B knows both.
     let a = Replica::start(&config(
         &url,
@@ -303,4 +304,18 @@ async fn usage_based_routing_sees_the_other_replicas_traffic() {
         (6, 4),
         "B sends its four to d2: it sees A's six on d1"
     );
+}
+
+/// Deployment usage is counted per wall-clock minute: a test of it starts early in a minute, so
+/// its requests and the reads that follow them fall in the same one (the wait is the condition
+/// itself: the clock reaching the next minute).
+async fn early_in_a_minute() {
+    let into = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        % 60.0;
+    if into > 45.0 {
+        tokio::time::sleep(Duration::from_secs_f64(60.0 - into + 0.05)).await;
+    }
 }
