@@ -6,34 +6,21 @@
 use std::sync::Arc;
 
 use axum::{
-    Extension,
     extract::{Request, State},
     response::Response,
 };
 
 use super::forward::{Caller, forward};
-use crate::{
-    middleware::request_id::Received,
-    model::{Endpoint, RequestId},
-    proxy::Identity,
-    runtime::AppState,
-};
+use crate::{model::Endpoint, runtime::AppState};
 
 macro_rules! handlers {
     ($($(#[$doc:meta])* $name:ident => $endpoint:expr;)*) => {$(
         $(#[$doc])*
         pub(super) async fn $name(
             State(app): State<Arc<AppState>>,
-            Extension(id): Extension<RequestId>,
-            Extension(received): Extension<Received>,
-            Extension(identity): Extension<Identity>,
+            caller: Caller,
             request: Request,
         ) -> Response {
-            let caller = Caller {
-                id,
-                received,
-                identity,
-            };
             forward(&app, $endpoint, caller, request).await
         }
     )*};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::{
     Extension,
     body::Body,
-    extract::{Request, State},
+    extract::{FromRequestParts, Request, State, rejection::ExtensionRejection},
     http::{HeaderMap, header, request::Parts},
     response::{IntoResponse, Response},
 };
@@ -27,50 +27,42 @@ use crate::{
 /// POST `/v1/chat/completions`.
 pub(super) async fn chat(
     State(app): State<Arc<AppState>>,
-    Extension(id): Extension<RequestId>,
-    Extension(received): Extension<Received>,
-    Extension(identity): Extension<Identity>,
+    caller: Caller,
     request: Request,
 ) -> Response {
-    forward(
-        &app,
-        Endpoint::Chat,
-        Caller {
-            id,
-            received,
-            identity,
-        },
-        request,
-    )
-    .await
+    forward(&app, Endpoint::Chat, caller, request).await
 }
 
 /// POST `/v1/embeddings`.
 pub(super) async fn embeddings(
     State(app): State<Arc<AppState>>,
-    Extension(id): Extension<RequestId>,
-    Extension(received): Extension<Received>,
-    Extension(identity): Extension<Identity>,
+    caller: Caller,
     request: Request,
 ) -> Response {
-    forward(
-        &app,
-        Endpoint::Embeddings,
-        Caller {
-            id,
-            received,
-            identity,
-        },
-        request,
-    )
-    .await
+    forward(&app, Endpoint::Embeddings, caller, request).await
 }
 
-/// Who sent the request, and when.
+/// Who sent the request, and when: what the edge middleware (request id, key check) put in the
+/// request's extensions, taken as one extractor.
 pub(super) struct Caller {
     pub(super) id: RequestId,
     pub(super) received: Received,
     pub(super) identity: Identity,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ExtensionRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Extension(id) = Extension::from_request_parts(parts, state).await?;
+        let Extension(received) = Extension::from_request_parts(parts, state).await?;
+        let Extension(identity) = Extension::from_request_parts(parts, state).await?;
+        Ok(Self {
+            id,
+            received,
+            identity,
+        })
+    }
 }
 
 /// Turns a body in another wire format into an OpenAI body (`/v1/messages`); the OpenAI

@@ -20,8 +20,7 @@ use super::forward::{self, Caller};
 use crate::{
     error::GatewayError,
     messages::{self, stream::anthropic_stream},
-    middleware::request_id::Received,
-    model::{Endpoint, ProviderKind, RequestId},
+    model::{Endpoint, ProviderKind},
     openai::JsonBody,
     providers::anthropic::wire::{MessagesRequest, TokenCount},
     proxy::{Identity, ProxyResponse, ReplyBody},
@@ -35,16 +34,9 @@ const MAX_ERROR_BYTES: usize = 1 << 20;
 /// POST `/v1/messages`.
 pub(super) async fn create(
     State(app): State<Arc<AppState>>,
-    Extension(id): Extension<RequestId>,
-    Extension(received): Extension<Received>,
-    Extension(identity): Extension<Identity>,
+    caller: Caller,
     request: Request,
 ) -> Response {
-    let caller = Caller {
-        id,
-        received,
-        identity,
-    };
     match forward::run(&app, Endpoint::Chat, caller, request, translate).await {
         Ok(response) => answer(response),
         Err(e) => e.into_response(),

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use axum::{
-    Extension,
     body::Body,
     extract::{Request, State},
     http::header,
@@ -21,13 +20,13 @@ pub(super) mod stored;
 
 use prepare::{Prepared, prepare};
 
-use super::forward::{group_for, read_body};
+use super::forward::{Caller, group_for, read_body};
 use crate::{
     error::GatewayError,
     middleware::request_id::Received,
-    model::{Endpoint, RequestId},
+    model::Endpoint,
     openai::JsonBody,
-    proxy::{Identity, ProxyRequest, ProxyResponse, ReplyBody},
+    proxy::{ProxyRequest, ProxyResponse, ReplyBody},
     responses::{
         conversation,
         native::Tap,
@@ -47,9 +46,11 @@ const MAX_AGENT_BYTES: usize = 16 << 20;
 /// POST `/v1/responses`.
 pub(super) async fn create(
     State(app): State<Arc<AppState>>,
-    Extension(id): Extension<RequestId>,
-    Extension(Received(received)): Extension<Received>,
-    Extension(identity): Extension<Identity>,
+    Caller {
+        id,
+        received: Received(received),
+        identity,
+    }: Caller,
     request: Request,
 ) -> Response {
     let rt = app.runtime();
