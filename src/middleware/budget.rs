@@ -66,10 +66,7 @@ where
     }
 
     fn call(&mut self, request: ProxyRequest) -> Self::Future {
-        // The budget check waits on the store, so the inner service is called afterwards: keep
-        // the one that is ready, and leave a fresh clone in its place.
-        let pending = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, pending);
+        let mut inner = super::take_ready(&mut self.inner);
         let spend = self.spend.clone();
         Box::pin(async move {
             spend.admit(Payer::from(&request.identity)).await?;

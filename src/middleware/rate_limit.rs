@@ -88,9 +88,7 @@ where
         };
         let store = self.store.clone();
         let lookup = self.prefetch.as_ref().and_then(|p| p.start(&request));
-        // The admission awaits the store: call a fresh clone later, keep the ready one out.
-        let pending = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, pending);
+        let mut inner = super::take_ready(&mut self.inner);
         Box::pin(async move {
             let headroom = match lookup {
                 // Both commands are sent before either answer is awaited.

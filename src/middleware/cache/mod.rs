@@ -175,8 +175,7 @@ where
 
     fn call(&mut self, mut request: ProxyRequest) -> Self::Future {
         let shared = self.shared.clone();
-        let mut inner = self.inner.clone();
-        std::mem::swap(&mut inner, &mut self.inner);
+        let mut inner = super::take_ready(&mut self.inner);
         Box::pin(async move {
             let control = Control::read(&request);
             let looked_up = request.cache_lookup.take();
