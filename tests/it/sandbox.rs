@@ -2,11 +2,11 @@
 //! with a literal deployment key in its config file and the master key in its environment; a
 //! scripted model asks `exec_python` to steal both, signal the gateway and call it back.
 
-use std::{path::Path, process::Stdio, time::Duration};
+use std::{path::Path, process::Stdio};
 
 use serde_json::{Value, json};
 
-use crate::common::{MockUpstream, http, upstream::ok_json};
+use crate::common::{MockUpstream, http, upstream::ok_json, wait_live};
 
 const MASTER: &str = "sk-master-SANDBOX-7777";
 const DEPLOYMENT: &str = "sk-deployment-SANDBOX-8888";
@@ -75,19 +75,7 @@ switchyard_settings:
             .unwrap(),
     );
     let base = format!("http://127.0.0.1:{port}");
-    let mut ready = false;
-    for _ in 0..400 {
-        if http()
-            .get(format!("{base}/health/liveliness"))
-            .send()
-            .await
-            .is_ok()
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await; // polling another process's start
-    }
+    let ready = wait_live(&base, 400).await;
     assert!(ready, "the gateway starts");
 
     let pid = gateway.0.id();

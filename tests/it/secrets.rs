@@ -1,11 +1,12 @@
 //! No key — master, virtual, rejected or deployment — appears in logs at `RUST_LOG=trace` or in
 //! `/metrics`.
 
-use std::{io::Read, process::Stdio, time::Duration};
+use std::{io::Read, process::Stdio};
 
 use crate::common::{
     MockUpstream, chat_body, http,
     upstream::{completion, full_stream, ok_json},
+    wait_live,
 };
 
 const MASTER: &str = "sk-master-SECRET-1111";
@@ -54,19 +55,7 @@ litellm_settings: {{ cache: true }}
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
-    let mut ready = false;
-    for _ in 0..200 {
-        if http()
-            .get(format!("{base}/health/liveliness"))
-            .send()
-            .await
-            .is_ok()
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await; // polling another process's start
-    }
+    let ready = wait_live(&base, 200).await;
     assert!(ready, "the gateway starts");
     let chat = |key: &'static str, stream: bool| {
         http()

@@ -92,6 +92,25 @@ impl Drop for TestGateway {
     }
 }
 
+/// Waits until a gateway process at `base` (`http://127.0.0.1:port`) answers
+/// `/health/liveliness` with 200, asking every 25 ms at most `tries` times (another process's
+/// start sends no signal); whether it did.
+pub async fn wait_live(base: &str, tries: u32) -> bool {
+    let url = format!("{base}/health/liveliness");
+    for _ in 0..tries {
+        if http()
+            .get(&url)
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    false
+}
+
 /// A plain HTTP client (reqwest) for raw requests.
 pub fn http() -> reqwest::Client {
     init();

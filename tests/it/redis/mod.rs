@@ -13,7 +13,7 @@ use std::{net::TcpListener as StdListener, path::PathBuf, process::Stdio, time::
 
 use tokio::process::{Child, Command};
 
-use crate::common::http;
+use crate::common::{http, wait_live};
 
 /// The shared test server, or `None` (after saying so) when the variable is unset.
 pub fn shared_redis(test: &str) -> Option<String> {
@@ -227,13 +227,8 @@ impl Replica {
             child,
             _config: TempFile(path),
         };
-        for _ in 0..400 {
-            if let Ok(resp) = http().get(r.url("/health/liveliness")).send().await {
-                if resp.status() == 200 {
-                    return r;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
+        if wait_live(&r.url(""), 400).await {
+            return r;
         }
         panic!("switchyard on port {port} did not come up");
     }
