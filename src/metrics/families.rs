@@ -1,8 +1,8 @@
 //! Every family, its help text and its buckets: registered once by [`Metrics::new`].
 
 use prometheus::{
-    CounterVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
-    Opts, Registry,
+    CounterVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry,
 };
 
 use std::sync::Arc;
@@ -148,6 +148,13 @@ impl Metrics {
                 ),
                 &["op"],
             )?,
+            redis_batch: Histogram::with_opts(
+                HistogramOpts::new(
+                    "switchyard_redis_batch_commands",
+                    "Commands sent to Redis together in one round trip (requests' commands are batched).",
+                )
+                .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
+            )?,
             redis_errors: IntCounterVec::new(
                 Opts::new(
                     "switchyard_redis_errors_total",
@@ -206,6 +213,7 @@ impl Metrics {
             Arc::new(m.redis_up.clone()),
             Arc::new(m.redis_duration.clone()),
             Arc::new(m.redis_errors.clone()),
+            Arc::new(m.redis_batch.clone()),
             Arc::new(m.connections.open.clone()),
             Arc::new(m.connections.refused.clone()),
             Arc::new(m.connections.closed.clone()),

@@ -48,6 +48,7 @@ pub struct Metrics {
     redis_up: IntGauge,
     redis_duration: HistogramVec,
     redis_errors: IntCounterVec,
+    redis_batch: Histogram,
     /// Every family registered here, so `/metrics` can show HELP and TYPE of those with no
     /// samples yet (the registry leaves them out).
     families: Arc<Vec<Shared>>,
@@ -94,6 +95,8 @@ pub struct RedisMetrics {
     pub duration: HistogramVec,
     /// `switchyard_redis_errors_total{op,kind}`.
     pub errors: IntCounterVec,
+    /// `switchyard_redis_batch_commands`.
+    pub batch: Histogram,
 }
 
 /// Counters the router feeds.
@@ -114,6 +117,7 @@ impl Metrics {
             up: self.redis_up.clone(),
             duration: self.redis_duration.clone(),
             errors: self.redis_errors.clone(),
+            batch: self.redis_batch.clone(),
         }
     }
 

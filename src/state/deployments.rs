@@ -158,15 +158,14 @@ impl DeploymentEvents for RedisDeployments {
             let hold = u64::try_from(deployment.config.timeout.as_millis())
                 .unwrap_or(u64::MAX)
                 .clamp(1000, 600_000);
-            let mut invocation = probe_script().prepare_invoke();
-            invocation
-                .key(Self::cooldown_key(&self.redis, &deployment.id))
-                .key(self.redis.key("probe", &deployment.id, ""))
+            let mut call = Redis::script(probe_script(), 2);
+            call.arg(Self::cooldown_key(&self.redis, &deployment.id))
+                .arg(self.redis.key("probe", &deployment.id, ""))
                 .arg(&self.replica)
                 .arg(hold);
             match self
                 .redis
-                .invoke::<(i64, i64)>("cooldown.probe", &invocation)
+                .invoke::<(i64, i64)>("cooldown.probe", probe_script(), &call)
                 .await
             {
                 Ok((1, _)) => true,

@@ -266,15 +266,13 @@ impl RedisLimits {
         else {
             return Ok(Vec::new());
         };
-        let script = admit_script();
-        let mut invocation = script.prepare_invoke();
-        invocation
-            .key(&k.state)
+        let mut call = Redis::script(admit_script(), 1);
+        call.arg(&k.state)
             .arg(k.tpm.unwrap_or(0))
             .arg(k.rpm.unwrap_or(0));
         match self
             .redis
-            .invoke::<Vec<i64>>("limits.admit", &invocation)
+            .invoke::<Vec<i64>>("limits.admit", admit_script(), &call)
             .await
         {
             Ok(reply) => Ok(decode(&reply, k)?),
@@ -351,10 +349,12 @@ impl LimitStore for RedisLimits {
         let local = self.local.clone();
         // Off the request path: the answer is already on its way.
         tokio::spawn(async move {
-            let script = charge_script();
-            let mut invocation = script.prepare_invoke();
-            invocation.key(&state).arg(tpm).arg(tokens - 1);
-            if let Err(e) = redis.invoke::<i64>("limits.charge", &invocation).await {
+            let mut call = Redis::script(charge_script(), 1);
+            call.arg(&state).arg(tpm).arg(tokens - 1);
+            if let Err(e) = redis
+                .invoke::<i64>("limits.charge", charge_script(), &call)
+                .await
+            {
                 // Counted here instead, so this replica at least keeps its share in check.
                 redis.warn_degraded("rate limits", &e);
                 local.charge(key, tokens);

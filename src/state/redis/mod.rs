@@ -7,11 +7,13 @@
 //!   down server: the connection is made lazily and remade in the background, so a gateway
 //!   started before Redis joins when it comes up, and one whose Redis restarts reconnects.
 //!   Only a malformed URL is an error. Clone the handle freely (it is an `Arc`).
-//! - [`Redis::query`]`(op, &Cmd)`, [`Redis::pipe`]`(op, &Pipeline)`,
-//!   [`Redis::invoke`]`(op, &ScriptInvocation)` (EVALSHA, loading the script when the server
-//!   lacks it) and the general [`Redis::run`]`(op, |conn| async { .. })` run one round trip
-//!   bounded by [`RedisSettings::timeout`], through the breaker, recording
-//!   `switchyard_redis_command_duration_seconds{op}` and `switchyard_redis_errors_total{op,kind}`.
+//! - [`Redis::query`]`(op, &Cmd)`, [`Redis::invoke`]`(op, &Script, &Cmd)` (the command from
+//!   [`Redis::script`]: EVALSHA, loading the script when the server lacks it),
+//!   [`Redis::pipe`]`(op, &Pipeline)` and the general [`Redis::run`]`(op, |conn| async { .. })`
+//!   each cost one round trip bounded by [`RedisSettings::timeout`], through the breaker,
+//!   recording `switchyard_redis_command_duration_seconds{op}` and
+//!   `switchyard_redis_errors_total{op,kind}`. `query` and `invoke` are batched with the other
+//!   requests' commands (`batch.rs`): concurrent requests share round trips.
 //!   `op` is a short static name (`limits.admit`, `cache.get`, …): it is a metric label.
 //!   A [`RedisError`] means "do without Redis this time": callers fall back to their in-process
 //!   state (or refuse, under [`OnFailure::Deny`](crate::config::OnFailure::Deny)) and never fail the request for it.
@@ -31,45 +33,31 @@
 //! The handle lives in `AppState` for the whole process and is rebuilt on reload only when
 //! [`RedisSettings`] change, so reloads never leak connections.
 
+mod batch;
 mod breaker;
+mod error;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 use redis::{
-    Cmd, FromRedisValue, Pipeline, ScriptInvocation,
+    Cmd, FromRedisValue, Pipeline, Script,
     aio::{ConnectionManager, ConnectionManagerConfig},
 };
 use tokio::{sync::watch, time::Instant};
 
-use self::breaker::{Breaker, Permit};
+pub use self::error::RedisError;
+use self::{
+    batch::Queue,
+    breaker::{Breaker, Permit},
+};
 use crate::{config::RedisSettings, metrics::RedisMetrics};
 
 /// How often the background task pings Redis (and reconnects while it is down).
 const PING_EVERY: Duration = Duration::from_secs(1);
 /// At most one "Redis unavailable" warning per this long.
 const WARN_EVERY: Duration = Duration::from_secs(60);
-
-/// Why a Redis call did not answer. Never a reason to fail a request by itself.
-#[derive(Debug, thiserror::Error)]
-pub enum RedisError {
-    /// The breaker is open: Redis failed recently and is not asked until the next trial.
-    #[error("redis unavailable (circuit open)")]
-    Unavailable,
-    /// No answer within the timeout.
-    #[error("redis call timed out after {0:?}")]
-    Timeout(Duration),
-    /// The connection failed (refused, reset, closed).
-    #[error("redis connection: {0}")]
-    Connection(redis::RedisError),
-    /// The server answered with an error (a script or type error: a bug, not an outage).
-    #[error("redis server error: {0}")]
-    Server(redis::RedisError),
-    /// The URL cannot be used.
-    #[error("redis url: {0}")]
-    Config(String),
-}
 
 /// The process-wide Redis handle. Cheap to clone.
 #[derive(Clone)]
@@ -85,40 +73,7 @@ struct Inner {
     metrics: RedisMetrics,
     up: watch::Sender<bool>,
     last_warning: Mutex<Option<Instant>>,
-}
-
-// === impl RedisError ===
-
-impl RedisError {
-    /// The bounded metric label.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Unavailable => "unavailable",
-            Self::Timeout(_) => "timeout",
-            Self::Connection(_) => "connection",
-            Self::Server(_) => "server",
-            Self::Config(_) => "config",
-        }
-    }
-
-    fn from_redis(e: redis::RedisError) -> Self {
-        let server = matches!(e.kind(), redis::ErrorKind::Server(_))
-            && !e.is_cluster_error()
-            && !e.is_unrecoverable_error();
-        if server {
-            Self::Server(e)
-        } else {
-            Self::Connection(e)
-        }
-    }
-
-    /// Whether this says something about Redis's health (server errors do not).
-    fn is_outage(&self) -> bool {
-        match self {
-            Self::Timeout(_) | Self::Connection(_) => true,
-            Self::Unavailable | Self::Server(_) | Self::Config(_) => false,
-        }
-    }
+    queue: Arc<Queue>,
 }
 
 // === impl Redis ===
@@ -140,8 +95,10 @@ impl Redis {
             metrics,
             up: watch::channel(false).0,
             last_warning: Mutex::new(None),
+            queue: Arc::default(),
         });
         tokio::spawn(monitor(Arc::downgrade(&inner)));
+        tokio::spawn(batch::flusher(Arc::downgrade(&inner), inner.queue.clone()));
         Ok(Self { inner })
     }
 
@@ -196,20 +153,47 @@ impl Redis {
         );
     }
 
-    /// Runs one command.
+    /// Runs one command (batched with other requests' commands).
     pub async fn query<T: FromRedisValue>(
         &self,
         op: &'static str,
         cmd: &Cmd,
     ) -> Result<T, RedisError> {
-        self.run(
-            op,
-            |mut conn| async move { cmd.query_async(&mut conn).await },
-        )
-        .await
+        let start = Instant::now();
+        let result = self.queued(cmd.clone()).await.and_then(from_value);
+        self.inner.record(op, start, result)
     }
 
-    /// Runs a pipeline (one round trip).
+    /// `EVALSHA <sha of script> <keys>`: add the keys, then the arguments, and pass it to
+    /// [`Redis::invoke`] with the same script.
+    pub fn script(script: &Script, keys: usize) -> Cmd {
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(script.get_hash()).arg(keys);
+        cmd
+    }
+
+    /// Runs a script call built by [`Redis::script`] (batched); loads the script when the
+    /// server does not know it yet and calls it again.
+    pub async fn invoke<T: FromRedisValue>(
+        &self,
+        op: &'static str,
+        script: &Script,
+        call: &Cmd,
+    ) -> Result<T, RedisError> {
+        let start = Instant::now();
+        match self.queued(call.clone()).await {
+            Err(e) if e.is_no_script() => {
+                self.run(op, |mut conn| async move {
+                    script.load_async(&mut conn).await?;
+                    call.query_async(&mut conn).await
+                })
+                .await
+            }
+            result => self.inner.record(op, start, result.and_then(from_value)),
+        }
+    }
+
+    /// Runs a pipeline (one round trip of its own).
     pub async fn pipe<T: FromRedisValue>(
         &self,
         op: &'static str,
@@ -219,18 +203,6 @@ impl Redis {
             op,
             |mut conn| async move { pipe.query_async(&mut conn).await },
         )
-        .await
-    }
-
-    /// Runs a script (EVALSHA; loads it when the server does not know it yet).
-    pub async fn invoke<T: FromRedisValue>(
-        &self,
-        op: &'static str,
-        invocation: &ScriptInvocation<'_>,
-    ) -> Result<T, RedisError> {
-        self.run(op, |mut conn| async move {
-            invocation.invoke_async(&mut conn).await
-        })
         .await
     }
 
@@ -260,47 +232,66 @@ impl Redis {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        let inner = &self.inner;
-        if inner.breaker.permit() == Permit::Refuse {
-            inner
-                .metrics
-                .errors
-                .with_label_values(&[op, RedisError::Unavailable.kind()])
-                .inc();
+        let start = Instant::now();
+        let result = match self.inner.breaker.permit() {
+            Permit::Refuse => Err(RedisError::Unavailable),
+            Permit::Call | Permit::Trial => self.inner.round_trip(call).await,
+        };
+        self.inner.record(op, start, result)
+    }
+
+    /// `cmd`'s reply from the next batch, or why there is none.
+    async fn queued(&self, cmd: Cmd) -> Result<redis::Value, RedisError> {
+        if self.inner.breaker.permit() == Permit::Refuse {
             return Err(RedisError::Unavailable);
         }
-        let conn = ConnectionManager::clone(&inner.conn.load());
-        let start = Instant::now();
-        let result = match tokio::time::timeout(inner.settings.timeout, call(conn)).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(RedisError::from_redis(e)),
-            Err(_) => Err(RedisError::Timeout(inner.settings.timeout)),
-        };
-        inner
-            .metrics
-            .duration
-            .with_label_values(&[op])
-            .observe(start.elapsed().as_secs_f64());
-        match &result {
-            Ok(_) => inner.succeeded(),
-            Err(e) => {
-                inner
-                    .metrics
-                    .errors
-                    .with_label_values(&[op, e.kind()])
-                    .inc();
-                if e.is_outage() {
-                    inner.failed();
-                } else {
-                    inner.succeeded();
-                }
-            }
+        match self.inner.queue.push(cmd).await {
+            Ok(reply) => reply,
+            // The batch was dropped unsent: the runtime is shutting down.
+            Err(_) => Err(RedisError::Unavailable),
         }
-        result
     }
 }
 
 impl Inner {
+    /// One round trip bounded by the timeout; its outcome moves the breaker.
+    async fn round_trip<T, F, Fut>(&self, call: F) -> Result<T, RedisError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let conn = ConnectionManager::clone(&self.conn.load());
+        let result = match tokio::time::timeout(self.settings.timeout, call(conn)).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(RedisError::from_redis(e)),
+            Err(_) => Err(RedisError::Timeout(self.settings.timeout)),
+        };
+        match &result {
+            Err(e) if e.is_outage() => self.failed(),
+            _ => self.succeeded(),
+        }
+        result
+    }
+
+    /// Records one call of `op` (started at `start`) and converts its reply.
+    fn record<T>(
+        &self,
+        op: &'static str,
+        start: Instant,
+        result: Result<T, RedisError>,
+    ) -> Result<T, RedisError> {
+        if !matches!(result, Err(RedisError::Unavailable)) {
+            self.metrics
+                .duration
+                .with_label_values(&[op])
+                .observe(start.elapsed().as_secs_f64());
+        }
+        if let Err(e) = &result {
+            self.metrics.errors.with_label_values(&[op, e.kind()]).inc();
+        }
+        result
+    }
+
     fn succeeded(&self) {
         self.breaker.success();
         self.set_up(true);
@@ -317,6 +308,17 @@ impl Inner {
         self.metrics.up.set(i64::from(up));
         self.up.send_if_modified(|v| std::mem::replace(v, up) != up);
     }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.queue.close();
+    }
+}
+
+/// A reply as the caller's type.
+fn from_value<T: FromRedisValue>(value: redis::Value) -> Result<T, RedisError> {
+    T::from_redis_value(value).map_err(|e| RedisError::from_redis(e.into()))
 }
 
 /// A lazily connecting manager: no connect now; bounded connects and responses later.

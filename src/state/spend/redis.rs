@@ -69,17 +69,17 @@ impl RedisSpend {
     }
 
     async fn write(&self, charge: &Charge) -> Result<(), RedisError> {
-        let mut invocation = self.script.prepare_invoke();
-        invocation.key(self.key(&format!("charge:{:032x}", charge.id)));
+        let mut call = Redis::script(&self.script, 1 + charge.counters.len());
+        call.arg(self.key(&format!("charge:{:032x}", charge.id)));
         for c in &charge.counters {
-            invocation.key(self.key(&c.name));
+            call.arg(self.key(&c.name));
         }
-        invocation.arg(charge.micros).arg(millis(MARKER_TTL));
+        call.arg(charge.micros).arg(millis(MARKER_TTL));
         for c in &charge.counters {
-            invocation.arg(c.period.map_or(0, millis));
+            call.arg(c.period.map_or(0, millis));
         }
         self.redis
-            .invoke::<i64>("spend.charge", &invocation)
+            .invoke::<i64>("spend.charge", &self.script, &call)
             .await
             .map(drop)
     }

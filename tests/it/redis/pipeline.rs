@@ -1,7 +1,8 @@
 //! One Redis round trip per request: a limited key's admission and its cache lookup are sent
 //! together. A relay between the gateway and Redis holds every answer from Redis until it has
 //! seen the cache lookup: a gateway that waited for the admission's answer before looking up
-//! would wait out its Redis timeout instead (an error in `switchyard_redis_errors_total`).
+//! would wait out its Redis timeout instead (an error in `switchyard_redis_errors_total`), and
+//! `switchyard_redis_batch_commands` shows the two leaving as one batch.
 
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use tokio::{
     sync::watch,
 };
 
-use super::{Replica, chat, config, namespace, shared_redis, wait_metric};
+use super::{Replica, chat, config, metric, namespace, shared_redis, wait_metric};
 use crate::common::{
     MockUpstream,
     upstream::{completion, ok_json},
@@ -171,6 +172,16 @@ async fn the_admission_and_the_cache_lookup_share_one_round_trip() {
     assert!(
         admit_errors.is_empty(),
         "the admission waited for its answer before the lookup was sent: {admit_errors:?}"
+    );
+    // They left as one batch of the gateway's Redis queue.
+    let batches = metric(&metrics, "switchyard_redis_batch_commands_count");
+    let singles = metric(
+        &metrics,
+        r#"switchyard_redis_batch_commands_bucket{le="1"}"#,
+    );
+    assert!(
+        batches > singles,
+        "no batch of two or more commands: {batches} batches, {singles} of one command"
     );
 
     // The answer is stored; the same request over the key's limit is refused, not served from
