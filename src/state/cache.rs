@@ -116,7 +116,7 @@ impl CacheStore for RedisCache {
         Box::pin(async move {
             let name = Self::redis_key(&redis, &key);
             match redis
-                .query::<Option<Vec<u8>>>("cache.get", redis::cmd("GET").arg(&name))
+                .query::<Option<Vec<u8>>>("cache.get", redis::cmd("GET").arg(&name).clone())
                 .await
             {
                 Ok(value) => value.and_then(|v| unpack(&v, &key)),
@@ -141,7 +141,7 @@ impl CacheStore for RedisCache {
             let value = pack(&key, &answer);
             let mut cmd = redis::cmd("SET");
             cmd.arg(&name).arg(value).arg("PX").arg(ms);
-            if let Err(e) = redis.query::<()>("cache.put", &cmd).await {
+            if let Err(e) = redis.query::<()>("cache.put", cmd).await {
                 redis.warn_degraded("the response cache", &e);
                 local.put(key, answer, ttl);
             }

@@ -139,7 +139,7 @@ impl ResponseStore for Shared {
         );
         Box::pin(async move {
             let cmd = ::redis::cmd("GET").arg(&key).clone();
-            match redis.query::<Option<Vec<u8>>>("responses.get", &cmd).await {
+            match redis.query::<Option<Vec<u8>>>("responses.get", cmd).await {
                 Ok(found) => found.and_then(|b| decode(&b)).map(Arc::new),
                 Err(e) => {
                     redis.warn_degraded("stored responses", &e);
@@ -159,7 +159,7 @@ impl ResponseStore for Shared {
                     .arg("EX")
                     .arg(ttl)
                     .clone();
-                if let Err(e) = redis.query::<()>("responses.put", &cmd).await {
+                if let Err(e) = redis.query::<()>("responses.put", cmd).await {
                     redis.warn_degraded("stored responses", &e);
                 }
             });
@@ -172,7 +172,7 @@ impl ResponseStore for Shared {
         let local = self.local.cache.remove(id).is_some();
         Box::pin(async move {
             let cmd = ::redis::cmd("DEL").arg(&key).clone();
-            match redis.query::<u64>("responses.delete", &cmd).await {
+            match redis.query::<u64>("responses.delete", cmd).await {
                 Ok(n) => n > 0 || local,
                 Err(e) => {
                     redis.warn_degraded("stored responses", &e);

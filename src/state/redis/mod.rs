@@ -7,7 +7,7 @@
 //!   down server: the connection is made lazily and remade in the background, so a gateway
 //!   started before Redis joins when it comes up, and one whose Redis restarts reconnects.
 //!   Only a malformed URL is an error. Clone the handle freely (it is an `Arc`).
-//! - [`Redis::query`]`(op, &Cmd)`, [`Redis::invoke`]`(op, &Script, &Cmd)` (the command from
+//! - [`Redis::query`]`(op, Cmd)`, [`Redis::invoke`]`(op, &Script, &Cmd)` (the command from
 //!   [`Redis::script`]: EVALSHA, loading the script when the server lacks it),
 //!   [`Redis::pipe`]`(op, &Pipeline)` and the general [`Redis::run`]`(op, |conn| async { .. })`
 //!   each cost one round trip bounded by [`RedisSettings::timeout`], through the breaker,
@@ -153,14 +153,15 @@ impl Redis {
         );
     }
 
-    /// Runs one command (batched with other requests' commands).
+    /// Runs one command (batched with other requests' commands; taken by value, so a large
+    /// SET is not copied into the batch).
     pub async fn query<T: FromRedisValue>(
         &self,
         op: &'static str,
-        cmd: &Cmd,
+        cmd: Cmd,
     ) -> Result<T, RedisError> {
         let start = Instant::now();
-        let result = self.queued(cmd.clone()).await.and_then(from_value);
+        let result = self.queued(cmd).await.and_then(from_value);
         self.inner.record(op, start, result)
     }
 
@@ -273,7 +274,7 @@ impl Inner {
         result
     }
 
-    /// Records one call of `op` (started at `start`) and converts its reply.
+    /// Records one call of `op` (started at `start`): its duration and its error, if any.
     fn record<T>(
         &self,
         op: &'static str,
