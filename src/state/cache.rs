@@ -114,12 +114,10 @@ impl CacheStore for RedisCache {
         let local = self.local.clone();
         let key = key.clone();
         Box::pin(async move {
-            let name = Self::redis_key(&redis, &key);
-            match redis
-                .query::<Option<Vec<u8>>>("cache.get", redis::cmd("GET").arg(&name).clone())
-                .await
-            {
-                Ok(value) => value.and_then(|v| unpack(&v, &key)),
+            let mut get = redis::cmd("GET");
+            get.arg(Self::redis_key(&redis, &key));
+            match redis.query::<Option<Vec<u8>>>("cache.get", get).await {
+                Ok(value) => value.and_then(|v| unpack(v, &key)),
                 Err(e) => {
                     redis.warn_degraded("the response cache", &e);
                     local.get(&key).await
@@ -159,10 +157,45 @@ fn pack(key: &CacheKey, answer: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The answer of a packed value, if it was stored under this very key.
-fn unpack(value: &[u8], key: &CacheKey) -> Option<Bytes> {
+/// The answer of a packed value (without copying it), if it was stored under this very key.
+fn unpack(value: Vec<u8>, key: &CacheKey) -> Option<Bytes> {
     let (len, rest) = value.split_first_chunk::<4>()?;
     let len = usize::try_from(u32::from_be_bytes(*len)).ok()?;
-    let (stored_key, answer) = (rest.get(..len)?, rest.get(len..)?);
-    (stored_key == key.as_bytes()).then(|| Bytes::copy_from_slice(answer))
+    if rest.get(..len)? != key.as_bytes() {
+        return None;
+    }
+    Some(Bytes::from(value).slice(4 + len..))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{model::Endpoint, openai::JsonBody};
+
+    fn key(tenant: &str) -> CacheKey {
+        let body = JsonBody::parse(Bytes::from_static(br#"{"model":"g","messages":[]}"#)).unwrap();
+        crate::proxy::key(tenant, Endpoint::Chat, "g", &body).unwrap()
+    }
+
+    #[test]
+    fn a_packed_answer_is_read_back_only_under_its_own_key() {
+        let (a, b) = (key("tenant-a"), key("tenant-b"));
+        let packed = pack(&a, b"the answer");
+        assert_eq!(
+            unpack(packed.clone(), &a).as_deref(),
+            Some(&b"the answer"[..])
+        );
+        assert_eq!(unpack(packed.clone(), &b), None, "another tenant's key");
+        assert_eq!(
+            unpack(packed[..packed.len() - 12].to_vec(), &a),
+            None,
+            "truncated"
+        );
+        assert_eq!(
+            unpack(vec![0, 0], &a),
+            None,
+            "shorter than the length prefix"
+        );
+        assert_eq!(unpack(pack(&a, b""), &a).as_deref(), Some(&b""[..]));
+    }
 }
