@@ -2,17 +2,16 @@
 //! bytes) and the Redis store (shared by every replica, TTL per entry, an entry size cap) side by
 //! side. Keys are the cache layer's per-tenant keys; JSON and assembled streamed answers alike.
 
-use std::{
-    hash::{Hash, Hasher},
-    sync::Arc,
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use moka::{Expiry, sync::Cache};
 
-use crate::{proxy::CacheKey, state::redis::Redis};
+use crate::{
+    proxy::CacheKey,
+    state::redis::{Redis, digest},
+};
 
 /// A store of complete answers.
 pub trait CacheStore: Send + Sync {
@@ -96,15 +95,7 @@ impl RedisCache {
     }
 
     fn redis_key(redis: &Redis, key: &CacheKey) -> String {
-        let bytes = key.as_bytes();
-        let mut digest = String::with_capacity(32);
-        for seed in [0x5eed_u64, 0xcafe] {
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            seed.hash(&mut h);
-            bytes.hash(&mut h);
-            digest.push_str(&format!("{:016x}", h.finish()));
-        }
-        redis.key("cache", &digest, "")
+        redis.key("cache", &digest(key.as_bytes()), "")
     }
 }
 

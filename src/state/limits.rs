@@ -9,12 +9,7 @@
 //! is unavailable the store falls back to its in-process limiters (or refuses with 503 under
 //! `on_failure: deny`).
 
-use std::{
-    hash::{Hash, Hasher},
-    num::NonZeroU32,
-    sync::Arc,
-    time::Duration,
-};
+use std::{num::NonZeroU32, sync::Arc, time::Duration};
 
 use futures_util::future::BoxFuture;
 use governor::{
@@ -27,7 +22,7 @@ use governor::{
 use crate::{
     config::{OnFailure, VirtualKeyConfig},
     error::{GatewayError, LimitInfo, RateLimitScope},
-    state::redis::Redis,
+    state::redis::{Redis, digest},
 };
 
 /// Where limit state lives.
@@ -73,10 +68,12 @@ pub struct RedisLimits {
     local: Arc<InProcess>,
 }
 
-/// A key's limits and the Redis key of their GCRA state.
+/// A key's limits, the Redis key of their GCRA state and its admission call.
 struct KeyLimits {
     rpm: Option<u64>,
     tpm: Option<u64>,
+    /// `EVALSHA` of [`ADMIT`] for this key, built once (a request clones it).
+    admit: redis::Cmd,
     /// The theoretical arrival times of both limits (tokens, then requests), in µs of the
     /// server's clock, as two little-endian doubles (`struct.pack('<dd')`): one key, so a script
     /// reads and writes both in one call each, and packing costs less server CPU than formatting
@@ -239,19 +236,23 @@ fn limited(what: &'static str, limit: u64, wait: Duration) -> GatewayError {
 // === impl RedisLimits ===
 
 impl RedisLimits {
-    /// Limits of `keys` kept in `redis`. A key's Redis state is named by a hash of the key, so
+    /// Limits of `keys` kept in `redis`. A key's Redis state is named by a digest of the key, so
     /// replicas agree whatever the order of their key lists.
     pub fn new(redis: Redis, keys: &[VirtualKeyConfig]) -> Self {
         let limits = keys
             .iter()
             .map(|k| {
-                let mut h = std::collections::hash_map::DefaultHasher::new();
-                k.key.expose().hash(&mut h);
-                let entity = format!("{:016x}", h.finish());
+                let state = redis.key("gcra", &digest(k.key.expose().as_bytes()), "");
+                let mut admit = Redis::script(admit_script(), 1);
+                admit
+                    .arg(&state)
+                    .arg(k.tpm_limit.unwrap_or(0))
+                    .arg(k.rpm_limit.unwrap_or(0));
                 KeyLimits {
                     rpm: k.rpm_limit,
                     tpm: k.tpm_limit,
-                    state: redis.key("gcra", &entity, ""),
+                    admit,
+                    state,
                 }
             })
             .collect();
@@ -270,13 +271,9 @@ impl RedisLimits {
         else {
             return Ok(Vec::new());
         };
-        let mut call = Redis::script(admit_script(), 1);
-        call.arg(&k.state)
-            .arg(k.tpm.unwrap_or(0))
-            .arg(k.rpm.unwrap_or(0));
         match self
             .redis
-            .invoke::<Vec<i64>>("limits.admit", admit_script(), &call)
+            .invoke::<Vec<i64>>("limits.admit", admit_script(), &k.admit)
             .await
         {
             Ok(reply) => Ok(decode(&reply, k)?),

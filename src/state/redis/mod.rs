@@ -37,7 +37,7 @@ mod batch;
 mod breaker;
 mod error;
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{borrow::Cow, future::Future, sync::Arc, time::Duration};
 
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
@@ -124,10 +124,11 @@ impl Redis {
 
     /// `<namespace>:<kind>:{<entity>}:<rest>`; `{`/`}` in `entity` become `_` so the tag holds.
     pub fn key(&self, kind: &str, entity: &str, rest: &str) -> String {
-        let entity: String = entity
-            .chars()
-            .map(|c| if c == '{' || c == '}' { '_' } else { c })
-            .collect();
+        let entity: Cow<'_, str> = if entity.contains(['{', '}']) {
+            entity.replace(['{', '}'], "_").into()
+        } else {
+            entity.into()
+        };
         let ns = &self.inner.settings.namespace;
         if rest.is_empty() {
             format!("{ns}:{kind}:{{{entity}}}")
@@ -322,6 +323,13 @@ fn from_value<T: FromRedisValue>(value: redis::Value) -> Result<T, RedisError> {
     T::from_redis_value(value).map_err(|e| RedisError::from_redis(e.into()))
 }
 
+/// A name for `bytes` in Redis keys: 32 hex digits of their XXH3-128. The algorithm is specified,
+/// so every replica names the same entry alike whatever toolchain built it (std's
+/// `DefaultHasher` promises no such thing).
+pub fn digest(bytes: &[u8]) -> String {
+    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(bytes))
+}
+
 /// A lazily connecting manager: no connect now; bounded connects and responses later.
 fn manager(client: &redis::Client, timeout: Duration) -> Result<ConnectionManager, RedisError> {
     let config = ConnectionManagerConfig::new()
@@ -362,5 +370,19 @@ async fn monitor(inner: std::sync::Weak<Inner>) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::digest;
+
+    #[test]
+    fn digests_are_xxh3_128_whatever_the_toolchain() {
+        // XXH3-128 of the empty input, from the algorithm's reference implementation.
+        assert_eq!(digest(b""), "99aa06d3014798d86001c324468d497f");
+        let d = digest(b"sk-team");
+        assert_eq!(d.len(), 32);
+        assert_ne!(d, digest(b"sk-team2"));
     }
 }
