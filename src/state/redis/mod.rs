@@ -130,11 +130,16 @@ impl Redis {
             entity.into()
         };
         let ns = &self.inner.settings.namespace;
-        if rest.is_empty() {
-            format!("{ns}:{kind}:{{{entity}}}")
-        } else {
-            format!("{ns}:{kind}:{{{entity}}}:{rest}")
+        // Pushed, not `format!`ted: this runs for every cached request.
+        let mut key = String::with_capacity(ns.len() + kind.len() + entity.len() + rest.len() + 5);
+        for part in [ns, ":", kind, ":{", &entity, "}"] {
+            key.push_str(part);
         }
+        if !rest.is_empty() {
+            key.push(':');
+            key.push_str(rest);
+        }
+        key
     }
 
     /// Logs that Redis is unavailable and `what` falls back, at most once a minute per process.
@@ -375,7 +380,22 @@ async fn monitor(inner: std::sync::Weak<Inner>) {
 
 #[cfg(test)]
 mod tests {
-    use super::digest;
+    use super::*;
+    use crate::{config::OnFailure, metrics::Metrics, secret::Secret};
+
+    #[tokio::test]
+    async fn keys_are_namespaced_and_hash_tagged_by_entity() {
+        let settings = RedisSettings {
+            url: Secret::new("redis://127.0.0.1:1"),
+            timeout: Duration::from_millis(50),
+            on_failure: OnFailure::Allow,
+            namespace: "ns".into(),
+        };
+        // Lazy: nothing connects to the unused port.
+        let redis = Redis::new(&settings, Metrics::new().unwrap().redis()).unwrap();
+        assert_eq!(redis.key("gcra", "abc", ""), "ns:gcra:{abc}");
+        assert_eq!(redis.key("usage", "d{1}", "42"), "ns:usage:{d_1_}:42");
+    }
 
     #[test]
     fn digests_are_xxh3_128_whatever_the_toolchain() {
