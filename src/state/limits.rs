@@ -84,14 +84,20 @@ struct KeyLimits {
 /// Admits one request against both limits of a key, or refuses without charging either.
 /// KEYS: the key's state. ARGV: tpm, rpm (0: no limit). Returns little-endian doubles packed in
 /// one string: `1, tokens left, tokens reset µs, requests left, requests reset µs` (-1: no such
-/// limit) or `0, 1|2 (tokens|requests), wait µs`. One string instead of an array of integers
-/// because the gateway's RESP parser spends most of a request's Redis CPU per value it reads;
-/// unrolled, with no tables, because Redis spends most of its time per request here.
-const ADMIT: &str = include_str!("lua/limits_admit.lua");
+/// limit) or `0, 1|2 (tokens|requests), wait µs`. One string, not an array of integers: the
+/// redis client's RESP parser cost the gateway about 4k instructions per request for that array.
+/// No tables but the reply: Redis spends most of its time per limited request in this script.
+const ADMIT: &str = concat!(
+    include_str!("lua/gcra_state.lua"),
+    include_str!("lua/limits_admit.lua")
+);
 
 /// Charges ARGV[2] tokens to the tokens TAT of a tpm ARGV[1] limit in the key's state KEYS[1],
 /// draining it to empty at most (a GCRA cannot go below empty); the requests TAT is kept.
-const CHARGE: &str = include_str!("lua/limits_charge.lua");
+const CHARGE: &str = concat!(
+    include_str!("lua/gcra_state.lua"),
+    include_str!("lua/limits_charge.lua")
+);
 
 // === impl InProcess ===
 
