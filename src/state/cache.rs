@@ -105,8 +105,7 @@ impl CacheStore for RedisCache {
         let local = self.local.clone();
         let key = key.clone();
         Box::pin(async move {
-            let mut get = redis::cmd("GET");
-            get.arg(Self::redis_key(&redis, &key));
+            let get = redis::Cmd::get(Self::redis_key(&redis, &key));
             match redis.query::<Option<Vec<u8>>>("cache.get", get).await {
                 Ok(value) => value.and_then(|v| unpack(v, &key)),
                 Err(e) => {
@@ -128,8 +127,12 @@ impl CacheStore for RedisCache {
         tokio::spawn(async move {
             let name = Self::redis_key(&redis, &key);
             let value = pack(&key, &answer);
-            let mut cmd = redis::cmd("SET");
-            cmd.arg(&name).arg(value).arg("PX").arg(ms);
+            let cmd = redis::cmd("SET")
+                .arg(&name)
+                .arg(value)
+                .arg("PX")
+                .arg(ms)
+                .take();
             if let Err(e) = redis.query::<()>("cache.put", cmd).await {
                 redis.warn_degraded("the response cache", &e);
                 local.put(key, answer, ttl);

@@ -5,9 +5,9 @@
 //!
 //! Redis: admission is one EVALSHA per request (both limits of the key in one script, their
 //! state in one Redis key: `TIME`, `GET`, `SET`); the charge is one more after the answer, never
-//! retried, so tokens are counted at most once. N replicas on one Redis admit exactly what one would. When Redis
-//! is unavailable the store falls back to its in-process limiters (or refuses with 503 under
-//! `on_failure: deny`).
+//! retried, so tokens are counted at most once. N replicas on one Redis admit exactly what one
+//! would. When Redis is unavailable the store falls back to its in-process limiters (or refuses
+//! with 503 under `on_failure: deny`). The scripts are in `lua/`.
 
 use std::{num::NonZeroU32, sync::Arc, time::Duration};
 
@@ -86,7 +86,7 @@ struct KeyLimits {
 /// one string: `1, tokens left, tokens reset µs, requests left, requests reset µs` (-1: no such
 /// limit) or `0, 1|2 (tokens|requests), wait µs`. One string, not an array of integers: the
 /// redis client's RESP parser cost the gateway about 4k instructions per request for that array.
-/// No tables but the reply: Redis spends most of its time per limited request in this script.
+/// No Lua tables: Redis spends most of its time per limited request in this script.
 const ADMIT: &str = concat!(
     include_str!("lua/gcra_state.lua"),
     include_str!("lua/limits_admit.lua")

@@ -138,8 +138,10 @@ impl ResponseStore for Shared {
             id.to_owned(),
         );
         Box::pin(async move {
-            let cmd = ::redis::cmd("GET").arg(&key).clone();
-            match redis.query::<Option<Vec<u8>>>("responses.get", cmd).await {
+            match redis
+                .query::<Option<Vec<u8>>>("responses.get", ::redis::Cmd::get(&key))
+                .await
+            {
                 Ok(found) => found.and_then(|b| decode(&b)).map(Arc::new),
                 Err(e) => {
                     redis.warn_degraded("stored responses", &e);
@@ -153,12 +155,13 @@ impl ResponseStore for Shared {
         let (redis, key, ttl) = (self.redis.clone(), self.key(&id), self.ttl.as_secs().max(1));
         if let Some(value) = encode(&response) {
             tokio::spawn(async move {
+                // `take`, not `clone`: the encoded response moves into the command.
                 let cmd = ::redis::cmd("SET")
                     .arg(&key)
                     .arg(value)
                     .arg("EX")
                     .arg(ttl)
-                    .clone();
+                    .take();
                 if let Err(e) = redis.query::<()>("responses.put", cmd).await {
                     redis.warn_degraded("stored responses", &e);
                 }
@@ -171,8 +174,10 @@ impl ResponseStore for Shared {
         let (redis, key) = (self.redis.clone(), self.key(id));
         let local = self.local.cache.remove(id).is_some();
         Box::pin(async move {
-            let cmd = ::redis::cmd("DEL").arg(&key).clone();
-            match redis.query::<u64>("responses.delete", cmd).await {
+            match redis
+                .query::<u64>("responses.delete", ::redis::Cmd::del(&key))
+                .await
+            {
                 Ok(n) => n > 0 || local,
                 Err(e) => {
                     redis.warn_degraded("stored responses", &e);

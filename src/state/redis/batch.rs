@@ -137,7 +137,7 @@ mod tests {
     fn the_first_command_wakes_the_flusher_and_batches_are_capped() {
         let queue = Queue::default();
         let _replies: Vec<_> = (0..MAX_BATCH + 10)
-            .map(|i| queue.push(redis::cmd("GET").arg(i).clone()))
+            .map(|i| queue.push(redis::cmd("GET").arg(i).take()))
             .collect();
         // One wake-up for the whole burst: the flusher takes it in capped batches.
         assert!(
